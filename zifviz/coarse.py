@@ -1,0 +1,140 @@
+"""Coarse-graining a ZIF to the AB2 or A-only picture (seed 000).
+
+* ``atomistic``: every atom (a copy, tagged with the level).
+* ``AB2``: an A bead on each Zn and a B bead at each imidazolate ring centre (centroid of
+  the five ring atoms, computed across periodic boundaries). 51 coordinates per Zn(Im)2
+  become 9.
+* ``A``: the Zn only.
+
+A beads keep the element symbol Zn; B beads use :data:`B_SYMBOL` (the seed's authors
+wrote cg Zn as Si and B as O). Each bead refers back to its atoms through the array
+``parent`` (Zn atom index for A beads, linker index for B beads; see :func:`bead_atoms`).
+When the input has per-atom energies, the beads carry them: A = ε_Zn, B = ε_Im at AB2,
+A = ε_local at A-only, so that the bead energies always sum to the total energy; A beads
+also carry ``local_energy`` = ε_local.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+
+from .energetics import atom_energies, linker_energies, local_energies
+from .errors import ZifvizError
+from .io import ENERGY_KEY
+from .topology import ZIFTopology, perceive
+
+LEVELS = ("atomistic", "AB2", "A")
+"""The three resolutions, finest first."""
+
+LEVEL_LABELS = {"atomistic": "atomistic", "AB2": "AB2", "A": "A-only"}
+
+B_SYMBOL = "O"
+"""Element symbol used for B beads (ring centres)."""
+
+_ALIASES = {"atomistic": "atomistic", "full": "atomistic", "aa": "atomistic", "all-atom": "atomistic",
+            "ab2": "AB2", "a": "A", "a-only": "A", "a_only": "A", "zn": "A"}
+_NOT_CARRIED = {"numbers", "positions", "momenta", "masses", "initial_magmoms", "initial_charges",
+                ENERGY_KEY, "local_energy", "bead", "parent", "linker"}
+
+
+def normalise_level(level: str) -> str:
+    """Map user spellings ('ab2', 'A-only', 'full', ...) to one of :data:`LEVELS`."""
+    key = str(level).strip().lower()
+    if key not in _ALIASES:
+        raise ZifvizError(f"unknown coarse-graining level {level!r}; choose one of {LEVELS}")
+    return _ALIASES[key]
+
+
+def level_of(atoms: Atoms) -> str:
+    """The coarse-graining level recorded in ``atoms.info`` (atomistic if none)."""
+    return atoms.info.get("cg_level", "atomistic")
+
+
+def _carry_zn_arrays(atoms: Atoms, cg: Atoms, zn: np.ndarray, n_b: int) -> None:
+    for key, values in atoms.arrays.items():
+        if key in _NOT_CARRIED or values.ndim != 1:
+            continue
+        a_values = values[zn]
+        if values.dtype.kind in "biuf":
+            cg.arrays[key] = np.concatenate([a_values.astype(float), np.full(n_b, np.nan)])
+        elif values.dtype.kind == "U":
+            cg.arrays[key] = np.concatenate([a_values, np.full(n_b, "", dtype=values.dtype)])
+
+
+def coarse_grain(atoms: Atoms, level: str, topology: ZIFTopology | None = None) -> Atoms:
+    """The structure at a coarse-graining level (see the module docstring).
+
+    Parameters
+    ----------
+    atoms: an atomistic Zn(Im)2 structure.
+    level: ``"atomistic"``, ``"AB2"`` or ``"A"``.
+    topology: its perceived topology; perceived here when not given.
+    """
+    level = normalise_level(level)
+    if level_of(atoms) != "atomistic":
+        raise ZifvizError(f"structure is already coarse-grained ({level_of(atoms)}); "
+                          "coarse-grain the atomistic structure",
+                          str(atoms.info.get("source", "structure")))
+    if level == "atomistic":
+        out = atoms.copy()
+        out.info["cg_level"] = "atomistic"
+        return out
+    topo = topology or perceive(atoms)
+    if topo.n_atoms != len(atoms):
+        raise ZifvizError(f"topology is for {topo.n_atoms} atoms, structure has {len(atoms)}",
+                          str(atoms.info.get("source", "structure")))
+    zn = topo.zn
+    n_b = topo.n_linkers if level == "AB2" else 0
+    positions = atoms.positions[zn]
+    symbols = ["Zn"] * len(zn)
+    if n_b:
+        positions = np.vstack([positions, topo.centres])
+        symbols += [B_SYMBOL] * n_b
+    cg = Atoms(symbols, positions=positions, cell=atoms.cell, pbc=atoms.pbc)
+    cg.info.update({k: v for k, v in atoms.info.items() if k != "occupancy"})
+    cg.info["cg_level"] = level
+    cg.arrays["bead"] = np.array(["A"] * len(zn) + ["B"] * n_b)
+    cg.arrays["parent"] = np.concatenate([zn, np.arange(n_b)]).astype(int)
+    _carry_zn_arrays(atoms, cg, zn, n_b)
+
+    energies = atom_energies(atoms)
+    if energies is not None:
+        local = local_energies(energies, topo)
+        if level == "AB2":
+            cg.arrays[ENERGY_KEY] = np.concatenate([energies[zn], linker_energies(energies, topo)])
+            cg.arrays["local_energy"] = np.concatenate([local, np.full(n_b, np.nan)])
+        else:
+            cg.arrays[ENERGY_KEY] = local
+            cg.arrays["local_energy"] = local.copy()
+    return cg
+
+
+def net_bonds(topology: ZIFTopology, level: str) -> tuple[np.ndarray, np.ndarray]:
+    """Bonds of the coarse-grained net, in the bead indexing of :func:`coarse_grain`.
+
+    Returns ``(pairs, shifts)``: (n, 2) bead indices and (n, 3) integer cell shifts such that
+    the bond vector is ``r[j] + shift @ cell - r[i]``. A–B bonds at AB2, A–A bonds at A-only,
+    and the covalent bonds (Zn–N included) at the atomistic level.
+    """
+    level = normalise_level(level)
+    if level == "atomistic":
+        return topology.bonds.copy(), topology.bond_shifts.copy()
+    zn_pos = np.full(topology.n_atoms, -1)
+    zn_pos[topology.zn] = np.arange(topology.n_zn)
+    if level == "A":
+        return zn_pos[topology.net_edges], topology.net_shifts.copy()
+    pairs, shifts = [], []
+    for k in range(2):
+        has = np.flatnonzero(topology.linker_zn[:, k] >= 0)
+        pairs.append(np.stack([zn_pos[topology.linker_zn[has, k]], topology.n_zn + has], axis=1))
+        shifts.append(topology.centre_shifts[has, k])
+    return np.concatenate(pairs), np.concatenate(shifts)
+
+
+def bead_atoms(cg: Atoms, topology: ZIFTopology) -> list[np.ndarray]:
+    """For each bead of ``cg``, the indices of the atomistic atoms it stands for."""
+    out = []
+    for kind, parent in zip(cg.arrays["bead"], cg.arrays["parent"]):
+        out.append(np.array([parent]) if kind == "A" else topology.linkers[parent].copy())
+    return out

