@@ -191,7 +191,7 @@ def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
     np.add.at(counts, (inverse, np.array([el_index[s] for s in symbols[organic]], dtype=int)), 1)
 
     def comp_counts(row):
-        return {el: int(c) for el, c in zip(elements, row)}
+        return {el: int(c) for el, c in zip(elements, row) if c}
 
     want = {"C": 3, "N": 2, "H": 3}
     is_linker = np.array([comp_counts(r) == want for r in counts], dtype=bool)

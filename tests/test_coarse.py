@@ -1,0 +1,109 @@
+"""Coarse-graining to AB2 and A-only, net bonds, and energy bookkeeping."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import zifviz
+from zifviz.coarse import bead_atoms, normalise_level
+from zifviz.errors import UnderCoordinatedZnWarning, ZifvizError
+
+
+def test_ab2_of_zif4_has_48_beads(zif4):
+    cg = zifviz.coarse_grain(zif4, "AB2")
+    assert len(cg) == 48
+    assert cg.get_chemical_formula() == "O32Zn16"
+    assert (cg.arrays["bead"] == "A").sum() == 16
+    assert cg.info["cg_level"] == "AB2"
+    assert np.allclose(cg.cell.array, zif4.cell.array)
+    a = zifviz.coarse_grain(zif4, "A-only")
+    assert len(a) == 16 and a.info["cg_level"] == "A"
+    assert len(zifviz.coarse_grain(zif4, "atomistic")) == 272
+
+
+def test_levels_and_aliases():
+    assert [normalise_level(x) for x in ("Atomistic", "ab2", "A-only", "a")] == ["atomistic", "AB2", "A", "A"]
+    with pytest.raises(ZifvizError, match="unknown coarse-graining level"):
+        normalise_level("AB3")
+
+
+def test_b_bead_is_ring_centroid_and_refers_back(zif4):
+    topo = zifviz.perceive(zif4)
+    cg = zifviz.coarse_grain(zif4, "AB2", topo)
+    members = bead_atoms(cg, topo)
+    assert [len(m) for m in members] == [1] * 16 + [8] * 32
+    assert all(zif4[m[0]].symbol == "Zn" for m in members[:16])
+    # B bead = centroid of the five ring atoms (unwrapped), up to a lattice vector
+    ring = topo.linker_positions[:, :5].mean(axis=1)
+    diff = (cg.positions[16:] - ring) @ np.linalg.inv(zif4.cell.array)
+    assert np.allclose(diff - np.rint(diff), 0, atol=1e-9)
+
+
+@pytest.mark.parametrize("level, n_bonds, lo, hi", [("AB2", 64, 2.8, 3.4), ("A", 32, 5.5, 6.5)])
+def test_net_bonds(zif4, level, n_bonds, lo, hi):
+    topo = zifviz.perceive(zif4)
+    cg = zifviz.coarse_grain(zif4, level, topo)
+    pairs, shifts = zifviz.net_bonds(topo, level)
+    assert len(pairs) == n_bonds
+    v = cg.positions[pairs[:, 1]] + shifts @ cg.cell.array - cg.positions[pairs[:, 0]]
+    length = np.linalg.norm(v, axis=1)
+    assert lo < length.min() and length.max() < hi
+    # every A bead has four net neighbours in a crystal
+    assert (np.bincount(pairs[pairs < 16].ravel(), minlength=16) == 4).all() if level == "AB2" else \
+        (np.bincount(pairs.ravel(), minlength=16) == 4).all()
+
+
+def _energies(atoms, seed=0):
+    rng = np.random.default_rng(seed)
+    atoms.arrays["energies"] = rng.normal(size=len(atoms))
+    atoms.info["energy"] = float(atoms.arrays["energies"].sum())
+    return atoms
+
+
+@pytest.mark.parametrize("name", ["widmer2019/ZIF4-FixedCell.cif", "gaillac2020/ZIF4_15glass02.cif",
+                                  "widmer2019/ZNI-FixedCell.cif"])
+def test_local_energies_sum_to_total(shared_data, name):
+    """Σ_i ε_local(i) = E_total, also with dangling linkers (bookkeeping identity, any energies)."""
+    atoms = _energies(zifviz.read(shared_data / "structures" / name))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
+        topo = zifviz.perceive(atoms)
+    local = zifviz.local_energies(atoms.arrays["energies"], topo)
+    assert local.sum() == pytest.approx(atoms.info["energy"], rel=1e-12)
+    ab2 = zifviz.coarse_grain(atoms, "AB2", topo)
+    a = zifviz.coarse_grain(atoms, "A", topo)
+    assert ab2.arrays["energies"].sum() == pytest.approx(atoms.info["energy"], rel=1e-12)
+    assert a.arrays["energies"].sum() == pytest.approx(atoms.info["energy"], rel=1e-12)
+    np.testing.assert_allclose(ab2.arrays["local_energy"][: topo.n_zn], local)
+    # hand check of one Zn: its energy plus half of each of its four linkers
+    i = 0
+    zn = topo.zn[i]
+    own = np.flatnonzero((topo.linker_zn == zn).any(axis=1))
+    e = atoms.arrays["energies"]
+    expected = e[zn] + sum(e[topo.linkers[j]].sum() / max(1, (topo.linker_zn[j] >= 0).sum())
+                           for j in own)
+    assert local[i] == pytest.approx(expected)
+
+
+def test_per_atom_properties_carried_to_a_beads(zif4):
+    zifviz.annotate(zif4)
+    cg = zifviz.coarse_grain(zif4, "AB2")
+    assert (cg.arrays["coordination"][:16] == 4).all()
+    assert np.isnan(cg.arrays["coordination"][16:]).all()
+    assert list(cg.arrays["role"][:2]) == ["Zn", "Zn"]
+
+
+def test_cannot_coarse_grain_twice(zif4):
+    cg = zifviz.coarse_grain(zif4, "AB2")
+    with pytest.raises(ZifvizError, match="already coarse-grained"):
+        zifviz.coarse_grain(cg, "A")
+
+
+def test_cg_roundtrip_through_extxyz(tmp_path, zif4):
+    cg = zifviz.coarse_grain(zif4, "AB2")
+    back = zifviz.read(zifviz.write(tmp_path / "cg.extxyz", cg))
+    assert back.info["cg_level"] == "AB2"
+    assert list(back.arrays["bead"]) == list(cg.arrays["bead"])
