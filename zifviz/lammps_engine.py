@@ -86,7 +86,9 @@ def open_lammps(log: str | os.PathLike | None = None, args: tuple[str, ...] = ()
             if not _preloaded
             else f"libmpi was preloaded from {_preloaded}"
         )
-        raise ForceFieldError(f"cannot import the LAMMPS Python module ({exc}); {hint}", source="lammps") from exc
+        raise ForceFieldError(
+            f"cannot import the LAMMPS Python module ({exc}); {hint}", source="lammps"
+        ) from exc
     cmdargs = list(LAMMPS_ARGS)
     if log is not None:
         cmdargs[3] = os.fspath(log)

