@@ -137,3 +137,47 @@ def citation(name: str) -> str:
 def list_reference_files(kind: str = "structures") -> list[str]:
     """Names of the public reference files under ``kind`` ('structures' or 'mofff')."""
     return [k.split("/", 1)[1] for k in REFERENCE_FILES if k.startswith(kind + "/")]
+
+
+# ---- demo datasets built by zifviz (zifviz.build_demo) -------------------------------------
+
+DEMO_ENV = "ZIFVIZ_DEMO_DIR"
+DEMO_SETS = ("energies", "phases")
+
+
+def demo_dir() -> Path:
+    """Directory of the demo datasets: ``$ZIFVIZ_DEMO_DIR`` or the repository's ``data/``."""
+    env = os.environ.get(DEMO_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
+
+
+def demo_path(name: str, size: str = "demo") -> Path:
+    """Path of a demo dataset file, checked against ``MANIFEST.json`` (SHA-256)."""
+    import json
+
+    if name not in DEMO_SETS:
+        raise DataError(f"unknown demo dataset {name!r}; choose one of {DEMO_SETS}")
+    suffix = "" if size == "demo" else f"-{size}"
+    folder = demo_dir()
+    path = folder / f"{name}{suffix}.extxyz.gz"
+    rebuild = f"rebuild it with: zifviz build-demo --size {size} --only {name}"
+    if not path.is_file():
+        raise DataError(f"demo dataset not found; {rebuild}", str(path))
+    manifest = folder / f"MANIFEST{suffix}.json"
+    if manifest.is_file():
+        expected = json.loads(manifest.read_text()).get(name, {}).get("sha256")
+        if expected and _sha256(path) != expected:
+            raise DataError(f"SHA-256 differs from {manifest.name}; the file is corrupt or "
+                            f"half-written; {rebuild}", str(path))
+    return path
+
+
+def load_demo(name: str, size: str = "demo") -> list:
+    """Frames of a demo dataset (``"energies"`` or ``"phases"``) as a list of ASE Atoms.
+
+    Works offline: the demo sets ship in ``data/``. Per-atom MOF-FF energies (eV) are in
+    ``atoms.arrays["energies"]``; see :mod:`zifviz.build_demo` for how each set was made.
+    """
+    from .io import iread
+
+    return list(iread(demo_path(name, size), format="extxyz"))
