@@ -431,10 +431,12 @@ class MOFFF:
         self.kspace_accuracy = kspace_accuracy
         self.log = log
         self.lmp = None
+        self._box_changed = False
 
     def setup(self, atoms: Atoms, topology=None):
         """Type ``atoms``, load them into a new LAMMPS instance and return it."""
         self.close()
+        self._box_changed = False
         self.atoms_ = atoms.copy()
         self.typed_ = assign_types(atoms, topology)
         self.prism_ = _prism(atoms)
@@ -477,6 +479,46 @@ class MOFFF:
         per_atom[ids - 1] = e
         total = self.lmp.get_thermo("pe")
         return per_atom * KCALMOL_TO_EV, total * KCALMOL_TO_EV
+
+    def current_atoms(self, velocities: bool = False) -> Atoms:
+        """The current LAMMPS state as ASE ``Atoms`` (positions wrapped into the cell).
+
+        The cell and positions are rotated back into the orientation of the structure
+        given to :meth:`setup` (through :attr:`prism_`, which follows the box as it changes
+        in NPT or cell relaxation). With ``velocities=True`` the LAMMPS velocities (Å/fs)
+        are stored as ASE momenta. Symbols, ``info`` and other arrays come from the
+        structure given to :meth:`setup`.
+        """
+        if self.lmp is None:
+            raise ForceFieldError("call setup(atoms) first")
+        lmp = self.lmp
+        boxlo, boxhi, xy, yz, xz, _periodic, _changed = lmp.extract_box()
+        lo, hi = np.asarray(boxlo, float), np.asarray(boxhi, float)
+        lammps_cell = np.array([[hi[0] - lo[0], 0.0, 0.0],
+                                [xy, hi[1] - lo[1], 0.0],
+                                [xz, yz, hi[2] - lo[2]]])
+        n = lmp.extract_global("nlocal")
+        ids = np.array(lmp.numpy.extract_atom("id")[:n]) - 1
+        x = np.empty((len(self.atoms_), 3))
+        x[ids] = np.array(lmp.numpy.extract_atom("x")[:n]) - lo
+        if not np.allclose(lammps_cell, self.prism_.cell, rtol=0, atol=1e-12):
+            self.prism_.update_cell(lammps_cell)
+            self._box_changed = True
+        out = self.atoms_.copy()
+        out.calc = None
+        for key in ("energies", "momenta", "forces"):
+            out.arrays.pop(key, None)
+        out.info.pop("energy", None)
+        if self._box_changed:
+            out.set_cell(self.prism_.lammps_tilt @ self.prism_.rot_mat.T, scale_atoms=False)
+        # else: the cell given to setup(), exactly (no rotation round-off)
+        out.positions = self.prism_.vector_to_ase(x, wrap=True)
+        if velocities:
+            v = np.empty((len(self.atoms_), 3))
+            v[ids] = np.array(lmp.numpy.extract_atom("v")[:n])
+            # a pure rotation: Prism.vector_to_ase would wrap them like positions
+            out.set_velocities(v @ self.prism_.rot_mat.T / units.fs)  # Å/fs -> ASE units
+        return out
 
     def label(self, atoms: Atoms, topology=None) -> Atoms:
         """A copy of ``atoms`` with MOF-FF energies: ``arrays["energies"]``, ``info["energy"]`` (eV)."""

@@ -1,0 +1,251 @@
+"""Sampling through MOF-FF in LAMMPS: minimisation, NVT/NPT MD, pressure ramps, rattling.
+
+Tiny smoke runs on the 272-atom ZIF-4 cell (Widmer et al. 2019, from ../shared/data).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zifviz
+from zifviz.errors import ZifvizError
+from zifviz.mofff import MOFFF, label
+from zifviz.sampling import (ATM_PER_MPA, SamplingError, iter_md, minimise, partial_path,
+                             pressure_ramp, rattle, run_md)
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ZIF4 = DATA / "structures" / "widmer2019" / "ZIF4-FixedCell.cif"
+INFO_KEYS = {"source", "forcefield", "ensemble", "temperature", "pressure", "step", "timestep",
+             "energy"}
+
+pytestmark = pytest.mark.skipif(not ZIF4.is_file(), reason=f"reference data not found at {DATA}")
+
+
+@pytest.fixture(scope="module")
+def zif4():
+    return zifviz.read(ZIF4)
+
+
+@pytest.fixture(scope="module")
+def topo(zif4):
+    return zifviz.perceive(zif4)
+
+
+@pytest.fixture(scope="module")
+def e0(zif4, topo):
+    return label(zif4, topo).info["energy"]
+
+
+@pytest.fixture(scope="module")
+def nvt_file(zif4, topo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nvt") / "nvt.extxyz"
+    traj = run_md(zif4, "NVT", temperature=300, steps=20, every=10, output=out, topology=topo,
+                  progress=False)
+    return out, traj
+
+
+def _check_labelled(frame, ensemble):
+    assert INFO_KEYS <= set(frame.info), set(frame.info)
+    assert frame.info["forcefield"] == "MOF-FF"
+    assert frame.info["ensemble"] == ensemble
+    assert frame.info["source"] == "ZIF4-FixedCell.cif"
+    e = frame.arrays["energies"]
+    assert e.shape == (len(frame),) and np.isfinite(e).all()
+    # extxyz stores per-atom values to 1e-8 eV
+    assert e.sum() == pytest.approx(frame.info["energy"], rel=1e-12, abs=len(frame) * 1e-8)
+
+
+def test_pressure_unit():
+    assert ATM_PER_MPA == pytest.approx(1e6 / 101325, rel=1e-6)
+
+
+def test_current_atoms_round_trip(zif4):
+    """Cell and positions read back from LAMMPS match the input, even for a rotated skewed cell."""
+    other = zif4.copy()
+    other.set_cell(np.array([[1, 1, 0], [0, 1, 0], [1, 0, 1]]) @ zif4.cell.array, scale_atoms=False)
+    other.wrap()
+    other.rotate(37, "x", rotate_cell=True)
+    ff = MOFFF()
+    try:
+        ff.setup(other)
+        back = ff.current_atoms(velocities=True)
+    finally:
+        ff.close()
+    assert np.allclose(back.cell.array, other.cell.array, atol=1e-10)
+    frac = back.cell.scaled_positions(back.positions) - other.cell.scaled_positions(other.positions)
+    assert np.abs(frac - np.round(frac)).max() < 1e-10
+    assert np.allclose(back.get_momenta(), 0.0)
+
+
+def test_minimise_lowers_energy(zif4, topo, e0):
+    relaxed = minimise(zif4, fmax=0.05, max_steps=40, topology=topo, progress=False)
+    _check_labelled(relaxed, "minimise-fixed")
+    assert relaxed.info["energy"] < e0 - 0.5  # the CIF is far from the MOF-FF minimum
+    assert 0 < relaxed.info["step"] <= 40
+    assert relaxed.info["fmax"] > 0 and isinstance(relaxed.info["converged"], bool)
+    assert np.allclose(relaxed.cell.array, zif4.cell.array)
+    assert label(relaxed, topo).info["energy"] == pytest.approx(relaxed.info["energy"], rel=1e-9)
+
+
+def test_minimise_relax_cell_changes_cell(zif4, topo, e0):
+    relaxed = minimise(zif4, relax_cell=True, fmax=0.05, max_steps=400, topology=topo,
+                       progress=False)
+    _check_labelled(relaxed, "minimise-relaxed")
+    assert relaxed.info["energy"] < e0
+    assert not np.allclose(relaxed.cell.array, zif4.cell.array, atol=1e-6)
+    assert relaxed.info["converged"] and abs(relaxed.info["pressure_inst"]) < 10  # MPa
+
+
+def test_nvt_writes_labelled_frames(nvt_file, zif4):
+    out, traj = nvt_file
+    assert not partial_path(out).exists()
+    assert len(traj) == 3
+    frames = list(zifviz.iread(out))
+    assert [f.info["step"] for f in frames] == [0, 10, 20]
+    for f in frames:
+        _check_labelled(f, "NVT")
+        assert f.info["temperature"] == 300 and f.info["timestep"] == 0.5
+        assert f.arrays["momenta"].shape == (len(f), 3)
+        assert np.allclose(f.cell.array, zif4.cell.array)
+    assert zifviz.read(out).info["step"] == 20
+    assert frames[0].info["temperature_inst"] == pytest.approx(300, rel=1e-6)
+    assert frames[0].get_temperature() == pytest.approx(300 * (1 - 1 / len(zif4)), rel=1e-3)
+    assert frames[1].info["energy"] != frames[2].info["energy"]
+
+
+def test_nvt_is_deterministic_and_relabels_consistently(nvt_file, zif4, topo):
+    out, _ = nvt_file
+    again = run_md(zif4, "NVT", steps=20, every=10, topology=topo, progress=False)
+    assert isinstance(again, list) and len(again) == 3
+    stored = zifviz.read(out)  # last frame, through the extxyz file
+    assert again[-1].info["energy"] == pytest.approx(stored.info["energy"], rel=1e-12)
+    # positions read back from LAMMPS, written and read again, give the stored energy
+    relabelled = label(stored)
+    assert relabelled.info["energy"] == pytest.approx(stored.info["energy"], rel=1e-8)
+    assert np.abs(relabelled.arrays["energies"] - stored.arrays["energies"]).max() < 1e-6
+
+
+def test_file_is_valid_after_every_frame(zif4, topo, tmp_path):
+    out = tmp_path / "stream.extxyz"
+    for k, frame in enumerate(iter_md(zif4, "NVT", steps=20, every=10, output=out,
+                                      topology=topo, progress=False), 1):
+        partial = partial_path(out)
+        assert partial.exists() and not out.exists()
+        frames = list(zifviz.iread(partial))
+        assert len(frames) == k and frames[-1].info["step"] == frame.info["step"]
+    assert out.exists() and not partial_path(out).exists()
+
+
+def test_never_clobbers_and_overwrites_on_request(nvt_file, zif4, topo):
+    out, _ = nvt_file
+    before = out.read_bytes()
+    with pytest.raises(SamplingError, match="exists"):
+        run_md(zif4, "NVT", steps=20, every=10, output=out, topology=topo, progress=False)
+    assert out.read_bytes() == before
+    traj = run_md(zif4, "NVT", steps=20, every=20, output=out, overwrite=True, topology=topo,
+                  progress=False)
+    assert len(traj) == 2
+
+
+def test_resume_interrupted_run(zif4, topo, tmp_path):
+    out = tmp_path / "resume.extxyz"
+    gen = iter_md(zif4, "NVT", steps=30, every=10, output=out, topology=topo, progress=False)
+    for frame in gen:
+        if frame.info["step"] == 10:
+            break
+    gen.close()  # interrupted: frames so far are in the partial file
+    partial = partial_path(out)
+    assert not out.exists() and len(list(zifviz.iread(partial))) == 2
+    with open(partial, "a") as fh:  # a crash in the middle of writing a frame
+        fh.write("272\nLattice=\"1 0 0 0 1 0 0 0 1\"\nZn 0 0 0\n")
+    with pytest.raises(SamplingError, match="resume"):
+        run_md(zif4, "NVT", steps=30, every=10, output=out, topology=topo, progress=False)
+    with pytest.raises(SamplingError, match="does not belong"):
+        run_md(zif4, "NVT", temperature=500, steps=30, every=10, output=out, resume=True,
+               topology=topo, progress=False)
+    traj = run_md(zif4, "NVT", steps=30, every=10, output=out, resume=True, topology=topo,
+                  progress=False)
+    steps = [f.info["step"] for f in traj]
+    assert steps == [0, 10, 20, 30] and not partial.exists()
+    # the resumed run continues from the stored velocities: still about 300 K, not 0 K
+    assert 100 < traj[-1].info["temperature_inst"] < 500
+    # extending a finished run
+    traj = run_md(zif4, "NVT", steps=40, every=10, output=out, resume=True, topology=topo,
+                  progress=False)
+    assert [f.info["step"] for f in traj] == [0, 10, 20, 30, 40]
+    # a finished run that does not match is left as it is
+    before = out.read_bytes()
+    with pytest.raises(SamplingError, match="does not belong"):
+        iter_md(zif4, "NPT", steps=50, every=10, output=out, resume=True, topology=topo)
+    assert out.read_bytes() == before and not partial.exists()
+
+
+def test_npt_changes_cell(zif4, topo):
+    frames = run_md(zif4, "NPT", temperature=300, pressure_mpa=500, steps=20, every=10,
+                    pdamp_fs=50, topology=topo, progress=False)
+    assert len(frames) == 3
+    for f in frames:
+        _check_labelled(f, "NPT")
+        assert f.info["pressure"] == 500
+    assert not np.allclose(frames[-1].cell.array, zif4.cell.array, atol=1e-4)
+    assert frames[-1].get_volume() < zif4.get_volume()  # squeezed at 500 MPa
+    relabelled = label(frames[-1], topo)
+    assert relabelled.info["energy"] == pytest.approx(frames[-1].info["energy"], rel=1e-6)
+
+
+def test_pressure_ramp_records_target(zif4, topo):
+    frames = pressure_ramp(zif4, 0.0, 100.0, steps=20, every=10, topology=topo, progress=False)
+    assert [f.info["pressure"] for f in frames] == pytest.approx([0.0, 50.0, 100.0])
+    for f in frames:
+        _check_labelled(f, "ramp")
+
+
+def test_rattle_gives_distinct_labelled_frames(zif4, topo):
+    frames = rattle(zif4, 3, atom_sigma=0.02, cell_sigma=0.01, seed=7, topology=topo,
+                    progress=False)
+    assert len(frames) == 3
+    for k, f in enumerate(frames):
+        _check_labelled(f, "rattle")
+        assert f.info["step"] == k and len(f) == len(zif4)
+        assert f.get_chemical_symbols() == zif4.get_chemical_symbols()
+    energies = [f.info["energy"] for f in frames]
+    assert len(set(energies)) == 3
+    cells = [f.cell.array for f in frames]
+    assert not np.allclose(cells[0], cells[1]) and not np.allclose(cells[0], zif4.cell.array)
+    # the strain is symmetric: cell = cell0 (1 + eps)
+    eps = np.linalg.solve(zif4.cell.array, cells[0]) - np.eye(3)
+    assert np.allclose(eps, eps.T, atol=1e-12)
+    again = rattle(zif4, 1, atom_sigma=0.02, cell_sigma=0.01, seed=7, topology=topo,
+                   progress=False)
+    assert np.allclose(again[0].positions, frames[0].positions)
+
+
+def test_rattle_streams_to_file(zif4, topo, tmp_path):
+    out = tmp_path / "rattled.extxyz"
+    traj = rattle(zif4, 2, seed=1, output=out, topology=topo, progress=False)
+    assert len(traj) == 2 and [f.info["step"] for f in zifviz.iread(out)] == [0, 1]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"ensemble": "NVE"}, "ensemble"),
+    ({"seed": 0}, "seed"),
+    ({"steps": 0}, "steps"),
+    ({"ensemble": "NVT", "pressure_end_mpa": 10.0}, "NPT"),
+])
+def test_bad_md_parameters(zif4, kwargs, match):
+    with pytest.raises(SamplingError, match=match):
+        iter_md(zif4, **kwargs)
+    assert issubclass(SamplingError, ZifvizError)
+
+
+def test_not_a_zif_is_a_clear_error():
+    from ase.build import bulk
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ZifvizError):
+            minimise(bulk("Cu", cubic=True), progress=False)
