@@ -7,7 +7,8 @@ makes ten times the frames. How each set is made:
     Eleven Zn(Im)2 frameworks: the public ZIF-4, ZIF-4-cp-II, ZIF-zni and ZIF-hPT-II crystals
     (Widmer et al. 2019), the three ZIF-4 glasses (Gaillac et al. 2020), ZIF-4's own AB2 net
     re-decorated by zifviz, and the dia, lon, sod and qtz nets built and decorated by zifviz.
-    Each is relaxed (MOF-FF, relaxed cell), then sampled by random rattling of atoms and cell
+    Each is relaxed (MOF-FF, relaxed cell), then sampled by random rattling (0.03 Å on atom
+    coordinates, 1 % symmetric cell strain)
     and by short NVT MD at 300 K; every frame has per-atom MOF-FF energies. Each frame's
     ``info["zni_energy_per_zn"]`` is the relaxed ZIF-zni energy per Zn, the reference of seed 000.
 
@@ -62,7 +63,7 @@ PUBLIC = {
     "glass-03": "gaillac2020/ZIF4_15glass03.cif",
 }
 
-SIZES = {"demo": 1, "full": 10}
+SIZES = {"smoke": 0.05, "demo": 1, "full": 10}
 
 
 def _public(name: str) -> Atoms:
@@ -82,12 +83,20 @@ def _relaxed(atoms: Atoms) -> Atoms:
     return relaxed
 
 
-def energy_frameworks() -> dict[str, Atoms]:
-    """The eleven relaxed frameworks of the ``energies`` set."""
-    frameworks = {name: _public(name) for name in PUBLIC}
-    zif4_net = coarse_grain(frameworks["ZIF-4"], "AB2")
-    zif4_net.info["source"] = "net:cag (ZIF-4 re-decorated)"
-    nets = [zif4_net] + [build_net(name) for name in ("dia", "lon", "sod", "qtz")]
+NETS_TO_DECORATE = ("cag", "dia", "lon", "sod", "qtz")
+
+
+def energy_frameworks(names=None) -> dict[str, Atoms]:
+    """The relaxed frameworks of the ``energies`` set (all eleven, or those in ``names``:
+    keys of :data:`PUBLIC` and net names of :data:`NETS_TO_DECORATE`)."""
+    names = set(names) if names is not None else set(PUBLIC) | set(NETS_TO_DECORATE)
+    frameworks = {name: _public(name) for name in PUBLIC if name in names}
+    nets = []
+    if "cag" in names:
+        zif4_net = coarse_grain(_public("ZIF-4"), "AB2")
+        zif4_net.info["source"] = "net:cag (ZIF-4 re-decorated)"
+        nets.append(zif4_net)
+    nets += [build_net(name) for name in NETS_TO_DECORATE[1:] if name in names]
     for net in nets:
         # seed 000's recipe: decorate, relax, coarse-grain, re-decorate (relaxed below)
         first = _relaxed(decorate(net))
@@ -100,31 +109,33 @@ def energy_frameworks() -> dict[str, Atoms]:
 def _append(fh, frames, label_info: dict) -> int:
     n_zn = 0
     for frame in frames:
+        frame.arrays.pop("momenta", None)  # MD restart data; not needed in a dataset
         frame.info.update(label_info)
         ase.io.write(fh, frame, format="extxyz")
         n_zn += int((frame.symbols == "Zn").sum())
     return n_zn
 
 
-def build_energies(out: Path, size: str = "demo", seed: int = 0) -> dict:
+def build_energies(out: Path, size: str = "demo", seed: int = 1, names=None) -> dict:
     """Build the ``energies`` set into ``out`` (gzip extxyz); returns a summary."""
     scale = SIZES[size]
     t0 = time.perf_counter()
-    frameworks = energy_frameworks()
-    zni = frameworks["ZIF-zni"]
+    frameworks = energy_frameworks(names)
+    zni = frameworks["ZIF-zni"] if "ZIF-zni" in frameworks else energy_frameworks(["ZIF-zni"])["ZIF-zni"]
     zni_ref = float(zni.info["energy"]) / int((zni.symbols == "Zn").sum())
     tmp = out.with_name(out.name + ".tmp")
     counts = {}
     with gzip.open(tmp, "wt") as fh:
         for k, (name, atoms) in enumerate(frameworks.items()):
             n_zn = int((atoms.symbols == "Zn").sum())
-            # ~40 (demo) frames of 16-Zn frameworks; fewer for bigger cells, more for small ones
-            n_frames = max(8, int(round(40 * scale * 16 / n_zn)))
+            # ~64 (demo) frames of 16-Zn frameworks; fewer for bigger cells, more for small ones
+            n_frames = max(2, int(round(64 * scale * 16 / n_zn)))
             n_rattle = n_frames // 2
             info = {"zni_energy_per_zn": zni_ref, "framework": name}
-            counts[name] = _append(fh, sampling.rattle(atoms, n_rattle, seed=seed + k,
+            counts[name] = _append(fh, sampling.rattle(atoms, n_rattle, atom_sigma=0.03,
+                                                       cell_sigma=0.01, seed=seed + k,
                                                        progress=False), info)
-            md = sampling.run_md(atoms, ensemble="NVT", temperature=300.0,
+            md = sampling.iter_md(atoms, ensemble="NVT", temperature=300.0,
                                  steps=40 * (n_frames - n_rattle), every=40,
                                  seed=seed + k, progress=False)
             counts[name] += _append(fh, md, info)
@@ -145,7 +156,7 @@ PHASE_RECIPES = {
 }
 
 
-def build_phases(out: Path, size: str = "demo", seed: int = 0,
+def build_phases(out: Path, size: str = "demo", seed: int = 1,
                  zn_per_phase_and_source: int = 640) -> dict:
     """Build the ``phases`` set into ``out`` (gzip extxyz); returns a summary."""
     target = zn_per_phase_and_source * SIZES[size]
@@ -153,7 +164,7 @@ def build_phases(out: Path, size: str = "demo", seed: int = 0,
     relaxed = {name: _relaxed(_public(name)) for name in PUBLIC if name != "ZIF-4-cp"}
     # ZIF-4-cp: compress relaxed ZIF-4 at 200 MPa, keep the last frame
     cp = None
-    for cp in sampling.run_md(relaxed["ZIF-4"], ensemble="NPT", temperature=300.0,
+    for cp in sampling.iter_md(relaxed["ZIF-4"], ensemble="NPT", temperature=300.0,
                               pressure_mpa=200.0, steps=4000, every=4000, seed=seed,
                               progress=False):
         pass
@@ -171,7 +182,7 @@ def build_phases(out: Path, size: str = "demo", seed: int = 0,
                     zn = int((start.symbols == "Zn").sum())
                     frames = int(np.ceil(target / len(starts) / zn))
                     equil = 2000 if temperature > 1000 else 400
-                    md = sampling.run_md(
+                    md = sampling.iter_md(
                         start, ensemble=source, temperature=temperature,
                         pressure_mpa=pressure, steps=equil + 40 * frames, every=40,
                         seed=seed + 100 * k + 10 * s + (source == "NVT"), progress=False)
@@ -196,7 +207,6 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.size == "demo" else f"-{args.size}"
     manifest_path = args.out / f"MANIFEST{suffix}.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     builders = {"energies": build_energies, "phases": build_phases}
     for name, build in builders.items():
         if args.only and name != args.only:
@@ -206,11 +216,13 @@ def main(argv=None) -> int:
         summary = build(path, size=args.size)
         summary.update({"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path),
                         "command": f"zifviz build-demo --size {args.size} --only {name}"})
-        manifest[name] = summary
         print(json.dumps(summary, indent=1), flush=True)
-    tmp = manifest_path.with_name(manifest_path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    os.replace(tmp, manifest_path)
+        # read just before writing, so builds of the two sets may run side by side
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        manifest[name] = summary
+        tmp = manifest_path.with_name(f"{manifest_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+        os.replace(tmp, manifest_path)
     return 0
 
 

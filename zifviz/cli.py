@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     s.add_argument("--format", help="ASE format of FILE, if its extension does not tell")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("build-demo", help="rebuild the demo datasets in data/ (see zifviz.build_demo)",
+                   add_help=False)
     return parser
 
 
@@ -179,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``zifviz`` command line; returns the exit status (0 ok, 2 bad input)."""
     from .errors import ZifvizError
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["build-demo"]:
+        from .build_demo import main as build_demo_main
+
+        return build_demo_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -30,8 +30,9 @@ ROLES = ("Zn", "N", "C2", "C45", "H2", "H45")
 ZN_N_CUTOFF = 2.6
 """Largest Zn–N distance (Å) counted as a bond."""
 
-COVALENT_FACTOR = 1.15
-"""Two non-Zn atoms are bonded when closer than this times the sum of covalent radii."""
+COVALENT_FACTOR = 1.25
+"""Two non-Zn atoms are bonded when closer than this times the sum of covalent radii
+(generous, so that thermally stretched bonds in MD frames still count)."""
 
 OVERLAP_DISTANCE = 0.8
 """Atoms closer than this (Å) are overlapping: a broken structure."""
