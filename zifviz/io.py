@@ -8,6 +8,7 @@ and a :class:`~zifviz.errors.StructureFileError` naming the file for every unrea
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Iterator, Mapping
@@ -166,6 +167,31 @@ def read(path: str | os.PathLike, index: int = -1, format: str | None = None,
     return _normalise(atoms, str(p))
 
 
+def _xyz_frames(path: Path, fmt: str, kwargs: dict) -> Iterator[Atoms]:
+    """Stream (ext)xyz frames one by one, also from compressed files.
+
+    ASE's xyz reader first indexes the whole file and then seeks to each frame, which is
+    quadratic in a compressed file; here each frame's lines go to ASE's parser as they come.
+    """
+    from ase.io.formats import open_with_compression
+
+    with open_with_compression(str(path), "r") as fh:
+        while True:
+            first = fh.readline()
+            if not first:
+                return
+            if not first.strip():
+                continue
+            try:
+                n = int(first.split()[0])
+            except ValueError:
+                raise ValueError(f"expected an atom count, found {first.strip()[:40]!r}") from None
+            lines = [first] + [fh.readline() for _ in range(n + 1)]
+            if not lines[-1]:
+                raise ValueError(f"frame ends after {sum(1 for x in lines if x) - 2} of {n} atoms")
+            yield ase.io.read(io.StringIO("".join(lines)), format=fmt, **kwargs)
+
+
 def iread(path: str | os.PathLike, format: str | None = None,
           type_map: Mapping[int, str] | None = None, **kwargs) -> Iterator[Atoms]:
     """Iterate lazily over the frames of a trajectory file (one frame in memory at a time)."""
@@ -173,7 +199,10 @@ def iread(path: str | os.PathLike, format: str | None = None,
     _check_file(p)
     fmt = _detect_format(p, format)
     kw = _read_kwargs(p, fmt, type_map, kwargs)
-    gen = ase.io.iread(p, index=":", format=fmt, **kw)
+    if fmt in ("extxyz", "xyz"):
+        gen = _xyz_frames(p, fmt, kw)
+    else:
+        gen = ase.io.iread(p, index=":", format=fmt, **kw)
     i = 0
     while True:
         try:
