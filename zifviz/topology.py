@@ -30,9 +30,12 @@ ROLES = ("Zn", "N", "C2", "C45", "H2", "H45")
 ZN_N_CUTOFF = 2.6
 """Largest Zn–N distance (Å) counted as a bond."""
 
-COVALENT_FACTOR = 1.25
-"""Two non-Zn atoms are bonded when closer than this times the sum of covalent radii
-(generous, so that thermally stretched bonds in MD frames still count)."""
+COVALENT_FACTOR = 1.15
+"""Two non-Zn heavy atoms are bonded when closer than this times the sum of covalent radii."""
+
+COVALENT_FACTOR_H = 1.3
+"""The same for pairs with H (C–H up to 1.39 Å), so thermally stretched C–H bonds in MD
+frames still count."""
 
 OVERLAP_DISTANCE = 0.8
 """Atoms closer than this (Å) are overlapping: a broken structure."""
@@ -174,7 +177,8 @@ def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
     # Covalent bonds between non-Zn atoms, and Zn–N bonds.
     organic_pair = ~is_zn[i] & ~is_zn[j]
     rcov = covalent_radii[numbers]
-    covalent = organic_pair & (d < COVALENT_FACTOR * (rcov[i] + rcov[j]))
+    factor = np.where((numbers[i] == 1) | (numbers[j] == 1), COVALENT_FACTOR_H, COVALENT_FACTOR)
+    covalent = organic_pair & (d < factor * (rcov[i] + rcov[j]))
     zn_n = ((is_zn[i] & (symbols[j] == "N")) | (is_zn[j] & (symbols[i] == "N"))) & (d < ZN_N_CUTOFF)
 
     n = len(atoms)

@@ -55,6 +55,8 @@ LAB_SETTINGS = {
         {"fetchNews": "false", "checkForUpdates": False},
     # never write executed notebooks back into the repository
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    # render every cell (no virtual scrolling), so prompts and widgets of all cells are in the DOM
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 
 

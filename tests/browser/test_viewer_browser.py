@@ -70,6 +70,15 @@ def test_notebook01_viewer(open_notebook, artifacts_dir):
     nb.screenshot(glass, "glass-widget")
     nb.screenshot(viewer, "zif4-widget")
 
+    # --- the MOF-FF frame coloured by ε_local at AB2: drawn, with a continuous legend
+    energy = nb.widget(".zifviz-structure-viewer", 2)
+    energy_canvas = energy.locator(".zifviz-ngl canvas").first
+    _, estats = nb.wait_drawn(energy_canvas, "energies-ab2-local-energy")
+    results["local_energy"] = estats
+    assert estats["drawn_fraction"] > 0.01, estats
+    assert "local_energy" in energy.locator(".zifviz-legend-box").inner_text()
+    nb.screenshot(energy, "energies-widget")
+
     results["total_s"] = time.monotonic() - t_start
     _save(artifacts_dir, results)
     print(json.dumps(results, indent=1, default=str))
