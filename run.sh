@@ -60,7 +60,9 @@ case "$cmd" in
         --output-dir build/notebooks "$@" notebooks/*.ipynb
       echo "== executed notebooks written to build/notebooks/"
     else
-      exec jupyter lab "$TOUR" "$@"
+      root_flag=()
+      [ "$(id -u)" = 0 ] && root_flag=(--allow-root)  # containers and CI machines run as root
+      exec jupyter lab "${root_flag[@]}" "$TOUR" "$@"
     fi
     ;;
   test)
