@@ -90,3 +90,15 @@ def test_build_recipe_smoke(tmp_path, shared_data):
     zni = [f for f in frames if f.info["framework"] == "ZIF-zni"]
     assert zni[0].info["zni_energy_per_zn"] == pytest.approx(
         min(f.info["energy"] for f in zni) / 32, abs=0.2)
+
+
+@pytest.mark.parametrize("name", ["energies", "phases"])
+def test_every_demo_frame_is_a_perceivable_zif(name):
+    """MD frames (up to 1500 K) keep their bonds: perception finds every linker in each."""
+    frames = datasets.load_demo(name)
+    first = _perceive(frames[0])
+    for f in frames:
+        topo = _perceive(f)
+        assert topo.n_linkers == 2 * topo.n_zn
+        assert f.info["forcefield"] == "MOF-FF"
+    assert first.n_zn > 0

@@ -33,9 +33,9 @@ ZN_N_CUTOFF = 2.6
 COVALENT_FACTOR = 1.15
 """Two non-Zn heavy atoms are bonded when closer than this times the sum of covalent radii."""
 
-COVALENT_FACTOR_H = 1.3
-"""The same for pairs with H (C–H up to 1.39 Å), so thermally stretched C–H bonds in MD
-frames still count."""
+COVALENT_FACTOR_H = 1.5
+"""The same for C–H and N–H (up to 1.6 Å), so that C–H bonds stretched in hot MD frames
+(1.40 Å seen in MOF-FF at 1500 K) still count. H–H pairs are never bonded."""
 
 OVERLAP_DISTANCE = 0.8
 """Atoms closer than this (Å) are overlapping: a broken structure."""
@@ -177,8 +177,9 @@ def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
     # Covalent bonds between non-Zn atoms, and Zn–N bonds.
     organic_pair = ~is_zn[i] & ~is_zn[j]
     rcov = covalent_radii[numbers]
-    factor = np.where((numbers[i] == 1) | (numbers[j] == 1), COVALENT_FACTOR_H, COVALENT_FACTOR)
-    covalent = organic_pair & (d < factor * (rcov[i] + rcov[j]))
+    has_h = (numbers[i] == 1) | (numbers[j] == 1)
+    factor = np.where(has_h, COVALENT_FACTOR_H, COVALENT_FACTOR)
+    covalent = organic_pair & (d < factor * (rcov[i] + rcov[j])) & ~((numbers[i] == 1) & (numbers[j] == 1))
     zn_n = ((is_zn[i] & (symbols[j] == "N")) | (is_zn[j] & (symbols[i] == "N"))) & (d < ZN_N_CUTOFF)
 
     n = len(atoms)
