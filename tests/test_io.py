@@ -161,3 +161,29 @@ def test_silicon_reads_but_is_no_zif(tmp_path):
     atoms = zifviz.read(tmp_path / "si.cif")
     with pytest.raises(zifviz.PerceptionError, match="no Zn"):
         zifviz.perceive(atoms)
+
+
+def test_trajectory_random_access_plain_and_gzip(tmp_path, zif4):
+    frames = []
+    for k in range(6):
+        a = zif4.copy()
+        a.positions += 0.02 * k
+        a.arrays["energies"] = np.full(len(a), float(k))
+        frames.append(a)
+    ase.io.write(tmp_path / "t.extxyz", frames)
+    with gzip.open(tmp_path / "t.extxyz.gz", "wt") as fh:
+        ase.io.write(fh, frames, format="extxyz")
+    for name in ("t.extxyz", "t.extxyz.gz"):
+        traj = zifviz.Trajectory(tmp_path / name, format="extxyz")
+        assert len(traj) == 6
+        for k in (4, 0, 5, 2):
+            np.testing.assert_allclose(traj[k].positions, frames[k].positions, atol=1e-6)
+            assert traj[k].arrays["energies"][0] == k and traj[k].info["frame"] == k
+
+
+def test_trajectory_index_reports_truncation(tmp_path, zif4):
+    ase.io.write(tmp_path / "t.extxyz", [zif4, zif4])
+    text = (tmp_path / "t.extxyz").read_text().splitlines()
+    (tmp_path / "t.extxyz").write_text("\n".join(text[:-10]) + "\n")
+    with pytest.raises(StructureFileError, match="frame 1 is truncated"):
+        len(zifviz.Trajectory(tmp_path / "t.extxyz"))

@@ -222,11 +222,37 @@ def iread(path: str | os.PathLike, format: str | None = None,
         i += 1
 
 
+_COMPRESSED = (".gz", ".bz2", ".xz")
+
+
+def _xyz_offsets(path: Path) -> list[int]:
+    """Byte offset of every frame of an uncompressed (ext)xyz file, in one pass."""
+    offsets = []
+    with open(path, "rb") as fh:
+        while True:
+            pos = fh.tell()
+            first = fh.readline()
+            if not first:
+                return offsets
+            if not first.strip():
+                continue
+            try:
+                n = int(first.split()[0])
+            except ValueError:
+                raise StructureFileError(f"frame {len(offsets)}: expected an atom count, found "
+                                         f"{first.strip()[:40]!r}", str(path)) from None
+            for _ in range(n + 1):
+                if not fh.readline():
+                    raise StructureFileError(f"frame {len(offsets)} is truncated", str(path))
+            offsets.append(pos)
+
+
 class Trajectory:
     """A lazily read trajectory: ``len()``, ``[i]`` and iteration, never all frames in memory.
 
-    Frames are read on demand; the frame count is found by one streaming pass the first
-    time ``len()`` is asked. A small cache keeps the most recently used frames.
+    Uncompressed (ext)xyz files are indexed once (byte offset of each frame), so ``[i]`` reads
+    one frame; other formats count frames in one streaming pass and read ``[i]`` through ASE.
+    A small cache keeps the most recently used frames.
     """
 
     def __init__(self, path: str | os.PathLike, format: str | None = None,
@@ -236,9 +262,14 @@ class Trajectory:
         self.format = _detect_format(self.path, format)
         self.type_map = type_map
         self._kwargs = _read_kwargs(self.path, self.format, type_map, kwargs)
+        self._offsets: list[int] | None = None
         self._len: int | None = None
         self._cache: dict[int, Atoms] = {}
         self._cache_size = cache_size
+
+    @property
+    def _indexed(self) -> bool:
+        return self.format in ("extxyz", "xyz") and self.path.suffix.lower() not in _COMPRESSED
 
     def __iter__(self) -> Iterator[Atoms]:
         n = 0
@@ -248,8 +279,29 @@ class Trajectory:
 
     def __len__(self) -> int:
         if self._len is None:
-            self._len = sum(1 for _ in self)
+            if self._indexed:
+                self._offsets = _xyz_offsets(self.path)
+                self._len = len(self._offsets)
+            else:
+                self._len = sum(1 for _ in self)
         return self._len
+
+    def _read_frame(self, i: int) -> Atoms:
+        if self._indexed:
+            if self._offsets is None:
+                self._offsets = _xyz_offsets(self.path)
+            with open(self.path, "rb") as fh:
+                fh.seek(self._offsets[i])
+                end = self._offsets[i + 1] if i + 1 < len(self._offsets) else None
+                text = (fh.read(end - self._offsets[i]) if end else fh.read()).decode()
+            try:
+                atoms = ase.io.read(io.StringIO(text), format=self.format, **self._kwargs)
+            except Exception as exc:
+                raise _wrap_ase_error(exc, self.path, self.format) from exc
+            if self.type_map is not None:
+                _apply_type_map(atoms, self.type_map, str(self.path))
+            return _normalise(atoms, str(self.path), index=i)
+        return read(self.path, index=i, format=self.format, type_map=self.type_map, **self._kwargs)
 
     def __getitem__(self, i: int) -> Atoms:
         n = len(self)
@@ -257,8 +309,7 @@ class Trajectory:
             raise IndexError(f"frame {i} out of range for {n} frames in {self.path}")
         i %= n
         if i not in self._cache:
-            atoms = read(self.path, index=i, format=self.format, type_map=self.type_map,
-                         **self._kwargs)
+            atoms = self._read_frame(i)
             atoms.info["frame"] = i
             if len(self._cache) >= self._cache_size:
                 self._cache.pop(next(iter(self._cache)))

@@ -31,7 +31,7 @@ CONTINUOUS_SCALE = "Viridis"
 DEFAULT_BINS = 12
 
 # Arrays ASE keeps for itself or that are not per-atom scalars worth colouring by.
-_SKIP_ARRAYS = {"numbers", "positions"}
+_SKIP_ARRAYS = {"numbers", "positions", "momenta", "spacegroup_kinds", "parent", "lammps_type"}
 
 
 def _qualitative_palette() -> list[str]:
