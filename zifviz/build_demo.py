@@ -4,7 +4,7 @@
 makes ten times the frames. How each set is made:
 
 ``energies`` (seed 000's task: local-environment energies of many frameworks)
-    Eleven Zn(Im)2 frameworks: the public ZIF-4, ZIF-4-cp-II, ZIF-zni and ZIF-hPT-II crystals
+    Twelve Zn(Im)2 frameworks: the public ZIF-4, ZIF-4-cp-II, ZIF-zni and ZIF-hPT-II crystals
     (Widmer et al. 2019), the three ZIF-4 glasses (Gaillac et al. 2020), ZIF-4's own AB2 net
     re-decorated by zifviz, and the dia, lon, sod and qtz nets built and decorated by zifviz.
     Each is relaxed (MOF-FF, relaxed cell), then sampled by random rattling (0.03 Å on atom
@@ -31,7 +31,9 @@ Both sets are gzip-compressed extxyz; ``data/MANIFEST.json`` records sizes and S
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
+import io
 import hashlib
 import json
 import os
@@ -87,7 +89,7 @@ NETS_TO_DECORATE = ("cag", "dia", "lon", "sod", "qtz")
 
 
 def energy_frameworks(names=None) -> dict[str, Atoms]:
-    """The relaxed frameworks of the ``energies`` set (all eleven, or those in ``names``:
+    """The relaxed frameworks of the ``energies`` set (all twelve, or those in ``names``:
     keys of :data:`PUBLIC` and net names of :data:`NETS_TO_DECORATE`)."""
     names = set(names) if names is not None else set(PUBLIC) | set(NETS_TO_DECORATE)
     frameworks = {name: _public(name) for name in PUBLIC if name in names}
@@ -104,6 +106,14 @@ def energy_frameworks(names=None) -> dict[str, Atoms]:
         renet.info["source"] = net.info["source"]
         frameworks[net.info["source"]] = decorate(renet)
     return {name: _relaxed(atoms) for name, atoms in frameworks.items()}
+
+
+@contextlib.contextmanager
+def _gzip_text(path: Path):
+    """A text stream into a reproducible gzip file (no name or time stamp in the header)."""
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz, \
+            io.TextIOWrapper(gz, encoding="utf-8") as fh:
+        yield fh
 
 
 def _append(fh, frames, label_info: dict) -> int:
@@ -125,7 +135,7 @@ def build_energies(out: Path, size: str = "demo", seed: int = 1, names=None) -> 
     zni_ref = float(zni.info["energy"]) / int((zni.symbols == "Zn").sum())
     tmp = out.with_name(out.name + ".tmp")
     counts = {}
-    with gzip.open(tmp, "wt") as fh:
+    with _gzip_text(tmp) as fh:
         for k, (name, atoms) in enumerate(frameworks.items()):
             n_zn = int((atoms.symbols == "Zn").sum())
             # ~64 (demo) frames of 16-Zn frameworks; fewer for bigger cells, more for small ones
@@ -172,7 +182,7 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1,
     relaxed["ZIF-4-cp"] = cp
     tmp = out.with_name(out.name + ".tmp")
     counts: dict[str, dict[str, int]] = {}
-    with gzip.open(tmp, "wt") as fh:
+    with _gzip_text(tmp) as fh:
         for k, (phase, (starts, temperature, pressure)) in enumerate(PHASE_RECIPES.items()):
             counts[phase] = {}
             for source in ("NPT", "NVT"):
