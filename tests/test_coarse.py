@@ -107,3 +107,26 @@ def test_cg_roundtrip_through_extxyz(tmp_path, zif4):
     back = zifviz.read(zifviz.write(tmp_path / "cg.extxyz", cg))
     assert back.info["cg_level"] == "AB2"
     assert list(back.arrays["bead"]) == list(cg.arrays["bead"])
+
+
+def test_topology_of_one_frame_serves_another(zif4):
+    """A topology perceived on frame 0 coarse-grains a later, re-wrapped frame correctly."""
+    topo0 = zifviz.perceive(zif4)
+    later = zif4.copy()
+    rng = np.random.default_rng(3)
+    later.positions += rng.normal(scale=0.05, size=later.positions.shape) + [4.0, 9.5, 2.2]
+    later.set_cell(later.cell.array * 0.97, scale_atoms=True)
+    later.wrap()
+    fresh = zifviz.perceive(later)
+    for level in ("AB2", "A"):
+        a = zifviz.coarse_grain(later, level, topo0)
+        b = zifviz.coarse_grain(later, level, fresh)
+        np.testing.assert_allclose(a.positions, b.positions, atol=1e-9)
+        pa, sa = zifviz.net_bonds(topo0, level, atoms=later)
+        pb, sb = zifviz.net_bonds(fresh, level)
+        va = a.positions[pa[:, 1]] + sa @ a.cell.array - a.positions[pa[:, 0]]
+        vb = b.positions[pb[:, 1]] + sb @ b.cell.array - b.positions[pb[:, 0]]
+        assert sorted(np.round(np.linalg.norm(va, axis=1), 6)) == sorted(np.round(np.linalg.norm(vb, axis=1), 6))
+        assert np.linalg.norm(va, axis=1).max() < 6.5
+    with pytest.raises(zifviz.StructureError, match="topology is for 272 atoms"):
+        topo0.at(later[:100])

@@ -69,7 +69,8 @@ def coarse_grain(atoms: Atoms, level: str, topology: ZIFTopology | None = None) 
     ----------
     atoms: an atomistic Zn(Im)2 structure.
     level: ``"atomistic"``, ``"AB2"`` or ``"A"``.
-    topology: its perceived topology; perceived here when not given.
+    topology: its perceived topology, perhaps of another frame of the same trajectory (the
+        bead positions always come from ``atoms``); perceived here when not given.
     """
     level = normalise_level(level)
     if level_of(atoms) != "atomistic":
@@ -80,10 +81,7 @@ def coarse_grain(atoms: Atoms, level: str, topology: ZIFTopology | None = None) 
         out = atoms.copy()
         out.info["cg_level"] = "atomistic"
         return out
-    topo = topology or perceive(atoms)
-    if topo.n_atoms != len(atoms):
-        raise ZifvizError(f"topology is for {topo.n_atoms} atoms, structure has {len(atoms)}",
-                          str(atoms.info.get("source", "structure")))
+    topo = topology.at(atoms) if topology is not None else perceive(atoms)
     zn = topo.zn
     n_b = topo.n_linkers if level == "AB2" else 0
     positions = atoms.positions[zn]
@@ -110,14 +108,20 @@ def coarse_grain(atoms: Atoms, level: str, topology: ZIFTopology | None = None) 
     return cg
 
 
-def net_bonds(topology: ZIFTopology, level: str) -> tuple[np.ndarray, np.ndarray]:
+def net_bonds(topology: ZIFTopology, level: str,
+              atoms: Atoms | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bonds of the coarse-grained net, in the bead indexing of :func:`coarse_grain`.
+
+    With ``atoms`` (the atomistic frame, e.g. of a trajectory whose topology was perceived on
+    another frame), the cell shifts are those of that frame.
 
     Returns ``(pairs, shifts)``: (n, 2) bead indices and (n, 3) integer cell shifts such that
     the bond vector is ``r[j] + shift @ cell - r[i]``. A–B bonds at AB2, A–A bonds at A-only,
     and the covalent bonds (Zn–N included) at the atomistic level.
     """
     level = normalise_level(level)
+    if atoms is not None:
+        topology = topology.at(atoms)
     if level == "atomistic":
         return topology.bonds.copy(), topology.bond_shifts.copy()
     zn_pos = np.full(topology.n_atoms, -1)

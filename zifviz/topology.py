@@ -10,7 +10,7 @@ and the problem.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from ase import Atoms
@@ -86,6 +86,16 @@ class ZIFTopology:
     @property
     def n_linkers(self) -> int:
         return len(self.linkers)
+
+    def at(self, atoms: Atoms) -> "ZIFTopology":
+        """The same topology with positions-dependent parts (centres, unwrapped linkers,
+        cell shifts) recomputed for ``atoms``: another frame of the same trajectory."""
+        if len(atoms) != self.n_atoms:
+            raise StructureError(f"topology is for {self.n_atoms} atoms, frame has {len(atoms)}",
+                                 str(atoms.info.get("source", self.source)))
+        geometry = _geometry(atoms, self.linkers, self.linker_zn, self.bonds, self.edge_linker,
+                             self.source)
+        return replace(self, **geometry)
 
     def summary(self) -> dict:
         """Counts that describe the framework at a glance."""
@@ -166,7 +176,7 @@ def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
         _fail(f"no Zn atoms (formula {atoms.get_chemical_formula()}); not a Zn(Im)2 framework",
               [], source)
 
-    i, j, S, d = _neighbour_pairs(atoms, ZN_N_CUTOFF)
+    i, j, _, d = _neighbour_pairs(atoms, ZN_N_CUTOFF)
     close = d < OVERLAP_DISTANCE
     if close.any():
         pairs = [f"{symbols[a]}{a}–{symbols[b]}{b} at {x:.2f} Å"
@@ -283,7 +293,6 @@ def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
     # Zn–N bonds.
     zi = np.where(is_zn[i[zn_n]], i[zn_n], j[zn_n])
     ni = np.where(is_zn[i[zn_n]], j[zn_n], i[zn_n])
-    bsh = S[zn_n] * np.where(is_zn[i[zn_n]], 1, -1)[:, None]  # shift from Zn to N
     dzn = d[zn_n]
     n_count = np.bincount(ni, minlength=n)
     if (n_count > 1).any():
@@ -292,15 +301,13 @@ def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
         for a in np.flatnonzero(n_count > 1):
             rows = np.flatnonzero(ni == a)
             keep[rows[np.argsort(dzn[rows])[1:]]] = False
-        zi, ni, bsh, dzn = zi[keep], ni[keep], bsh[keep], dzn[keep]
+        zi, ni, dzn = zi[keep], ni[keep], dzn[keep]
     zn_idx = np.flatnonzero(is_zn)
     zn_pos = np.full(n, -1)
     zn_pos[zn_idx] = np.arange(len(zn_idx))
     coordination = np.bincount(zn_pos[zi], minlength=len(zn_idx))
     zn_of_n = np.full(n, -1)
     zn_of_n[ni] = zi
-    n_shift = np.zeros((n, 3), dtype=np.int64)
-    n_shift[ni] = bsh  # N image = r[N] + shift @ cell relative to its Zn
 
     low = coordination < 4
     if low.any():
@@ -309,66 +316,72 @@ def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
             f"(coordination {sorted(set(coordination[low].tolist()))}); normal for glasses and "
             "liquids"), stacklevel=2)
 
-    # Unwrapped linker atoms (minimum image relative to N1) and ring centres.
+    linker_zn = np.stack([zn_of_n[linkers[:, 0]], zn_of_n[linkers[:, 2]]], axis=1)
+    both = np.flatnonzero((linker_zn >= 0).all(axis=1))
+    net_edges = linker_zn[both].reshape(-1, 2)
+    bonds = np.stack([np.concatenate([ci, np.minimum(zi, ni)]),
+                      np.concatenate([cj, np.maximum(zi, ni)])], axis=1)
+    geometry = _geometry(atoms, linkers, linker_zn, bonds, both, source)
+    return ZIFTopology(
+        n_atoms=n,
+        zn=zn_idx,
+        linkers=linkers,
+        linker_zn=linker_zn,
+        role=role.astype(str),
+        bonds=bonds,
+        coordination=coordination,
+        net_edges=net_edges,
+        edge_linker=both,
+        source=source,
+        **geometry,
+    )
+
+
+def _geometry(atoms: Atoms, linkers, linker_zn, bonds, edge_linker, source: str) -> dict:
+    """Positions-dependent parts of a topology: unwrapped linkers, ring centres and the cell
+    shifts of bonds and net edges, for the positions and cell of ``atoms``.
+
+    Bonds (≤ 2.6 Å) and linkers are taken by the minimum image, valid for any cell wider
+    than about 5 Å; net edges are chained through their Zn–N bonds and linker, so they are
+    right in cells of any size.
+    """
     cell = atoms.cell.array
     inv = np.linalg.inv(cell)
     pos = atoms.positions
+
+    def min_image_shift(i, j):  # shift S with r[j] + S @ cell - r[i] the shortest vector
+        return -np.rint((pos[j] - pos[i]) @ inv).astype(np.int64)
+
+    bond_shifts = min_image_shift(bonds[:, 0], bonds[:, 1])
     ref = pos[linkers[:, 0]]
-    rel = pos[linkers] - ref[:, None, :]
-    frac = rel @ inv
-    lshift = np.rint(frac).astype(np.int64)
-    unwrapped = ref[:, None, :] + (frac - lshift) @ cell
-    centres_unwrapped = unwrapped[:, :5].mean(axis=1)
-    cfrac = centres_unwrapped @ inv
-    centres = (cfrac - np.floor(cfrac)) @ cell
+    frac = (pos[linkers] - ref[:, None, :]) @ inv
+    unwrapped = ref[:, None, :] + (frac - np.rint(frac)) @ cell
     if np.linalg.norm(unwrapped - ref[:, None, :], axis=2).max(initial=0) > 4.0:
         raise StructureError("cell too small to unwrap the imidazolate rings (a cell "
                              "vector shorter than ~5 Å?)", source)
+    centres_unwrapped = unwrapped[:, :5].mean(axis=1)
+    cfrac = centres_unwrapped @ inv
+    centres = (cfrac - np.floor(cfrac)) @ cell
 
-    # Net edges Zn(N1) — linker — Zn(N3) with their cell shifts.
-    linker_zn = np.stack([zn_of_n[linkers[:, 0]], zn_of_n[linkers[:, 2]]], axis=1)
-    both = np.flatnonzero((linker_zn >= 0).all(axis=1))
-    za, zb = linker_zn[both, 0], linker_zn[both, 1]
-    n1i, n3i = linkers[both, 0], linkers[both, 2]
-    # r(N1 image seen from Zn a) = r[N1] + s1@cell; r(N3) within the linker relative to N1.
-    v_a_n1 = pos[n1i] + n_shift[n1i] @ cell - pos[za]
-    v_n1_n3 = unwrapped[both, 2] - unwrapped[both, 0]
-    v_n3_b = pos[zb] - (pos[n3i] + n_shift[n3i] @ cell)
-    v = v_a_n1 + v_n1_n3 + v_n3_b
-    net_shifts = np.rint((v - (pos[zb] - pos[za])) @ inv).astype(np.int64)
-    net_edges = np.stack([za, zb], axis=1) if len(both) else np.zeros((0, 2), dtype=np.int64)
+    def zn_to_n(z, nn):  # Zn→N bond vectors
+        return pos[nn] + min_image_shift(z, nn) @ cell - pos[z]
 
     # Shifts from each Zn to the wrapped centre of its linkers.
     centre_shifts = np.zeros((len(linkers), 2, 3), dtype=np.int64)
     for k, col in enumerate((0, 2)):
         has = np.flatnonzero(linker_zn[:, k] >= 0)
         z, nn = linker_zn[has, k], linkers[has, col]
-        v = (pos[nn] + n_shift[nn] @ cell - pos[z]) + (centres_unwrapped[has] - unwrapped[has, col])
+        v = zn_to_n(z, nn) + (centres_unwrapped[has] - unwrapped[has, col])
         centre_shifts[has, k] = np.rint((v - (centres[has] - pos[z])) @ inv).astype(np.int64)
 
-    # All covalent bonds once, with shifts.
-    all_i = np.concatenate([ci, np.minimum(zi, ni)])
-    all_j = np.concatenate([cj, np.maximum(zi, ni)])
-    zn_first = zi < ni
-    all_s = np.concatenate([S[covalent], np.where(zn_first[:, None], bsh, -bsh)])
-    return ZIFTopology(
-        n_atoms=n,
-        cell=cell.copy(),
-        zn=zn_idx,
-        linkers=linkers,
-        linker_zn=linker_zn,
-        linker_positions=unwrapped,
-        centres=centres,
-        centre_shifts=centre_shifts,
-        role=role.astype(str),
-        bonds=np.stack([all_i, all_j], axis=1),
-        bond_shifts=all_s,
-        coordination=coordination,
-        net_edges=net_edges.reshape(-1, 2),
-        net_shifts=net_shifts.reshape(-1, 3),
-        edge_linker=both,
-        source=source,
-    )
+    # Net edges Zn(N1) — linker — Zn(N3).
+    za, zb = linker_zn[edge_linker, 0], linker_zn[edge_linker, 1]
+    n1, n3 = linkers[edge_linker, 0], linkers[edge_linker, 2]
+    v = (zn_to_n(za, n1) + (unwrapped[edge_linker, 2] - unwrapped[edge_linker, 0])
+         - zn_to_n(zb, n3))
+    net_shifts = np.rint((v - (pos[zb] - pos[za])) @ inv).astype(np.int64).reshape(-1, 3)
+    return {"cell": cell.copy(), "linker_positions": unwrapped, "centres": centres,
+            "centre_shifts": centre_shifts, "bond_shifts": bond_shifts, "net_shifts": net_shifts}
 
 
 def annotate(atoms: Atoms, topology: ZIFTopology | None = None) -> Atoms:

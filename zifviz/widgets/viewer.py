@@ -466,7 +466,7 @@ class StructureViewer(widgets.VBox):
             else:
                 import zifviz
 
-                topo = self._topology(frame)
+                topo = self._topology(frame).at(atoms)  # geometry of this frame
                 drawn = zifviz.coarse_grain(atoms, level, topology=topo)
                 pairs, shifts = bonds_for(drawn, level, topo)
             self._cache[key] = (drawn, pairs, shifts)
