@@ -50,14 +50,15 @@ def test_notebook01_viewer(open_notebook, artifacts_dir):
             f"{label}: redraw took {timing['complete']:.3f} s (target {REDRAW_TARGET_S} s)")
         previous = png
     # back at atomistic: the same picture as at the start (same camera, same scene)
-    assert nb.image_difference(previous, png_atomistic) < 0.02
+    # (tolerance 64 ignores anti-aliasing shades, which vary with the load of the machine)
+    assert nb.image_difference(previous, png_atomistic, tolerance=64) < 0.015
 
     # clicking fast through the levels ends on the last one clicked
     for label in ("AB2", "A-only", "AB2", "atomistic"):
         viewer.locator(".zifviz-level button", has_text=label).first.click()
     time.sleep(0.5)
     png, _ = nb.wait_drawn(canvas, "zif4-after-fast-clicks")
-    assert nb.image_difference(png, png_atomistic) < 0.02
+    assert nb.image_difference(png, png_atomistic, tolerance=64) < 0.015
 
     # --- the glass viewer (A-only, coloured by coordination) is drawn too
     glass = nb.widget(".zifviz-structure-viewer", 1)
@@ -78,6 +79,25 @@ def test_notebook01_viewer(open_notebook, artifacts_dir):
     assert estats["drawn_fraction"] > 0.01, estats
     assert "local_energy" in energy.locator(".zifviz-legend-box").inner_text()
     nb.screenshot(energy, "energies-widget")
+
+    # --- the trajectory viewer: moving the frame slider redraws another frame
+    traj = nb.widget(".zifviz-structure-viewer", 3)
+    traj_canvas = traj.locator(".zifviz-ngl canvas").first
+    png_first, tstats = nb.wait_drawn(traj_canvas, "trajectory-frame-0")
+    slider = traj.locator(".zifviz-frame")
+    assert slider.is_visible()
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    t0 = time.monotonic()
+    handle.press("End")  # jump to the last frame
+    png_last, tstats_last = nb.wait_drawn(traj_canvas, "trajectory-last-frame")
+    results["trajectory"] = {"frame0": tstats, "last": tstats_last,
+                             "slider_redraw_s": time.monotonic() - t0,
+                             "difference": nb.image_difference(png_last, png_first)}
+    assert results["trajectory"]["difference"] > 0.01, results["trajectory"]
+    readout = slider.locator(".widget-readout").first.inner_text()
+    assert readout.strip() not in ("", "0"), readout
+    nb.screenshot(traj, "trajectory-widget")
 
     results["total_s"] = time.monotonic() - t_start
     _save(artifacts_dir, results)
