@@ -130,3 +130,18 @@ def test_topology_of_one_frame_serves_another(zif4):
         assert np.linalg.norm(va, axis=1).max() < 6.5
     with pytest.raises(zifviz.StructureError, match="topology is for 272 atoms"):
         topo0.at(later[:100])
+
+
+def test_energies_referenced_to_zni(zif4):
+    from zifviz.energetics import referenced
+
+    atoms = _energies(zif4)
+    atoms.info["zni_energy_per_zn"] = -1.25
+    topo = zifviz.perceive(atoms)
+    ref = referenced(atoms)
+    shift = zifviz.local_energies(atoms.arrays["energies"], topo) - zifviz.local_energies(ref.arrays["energies"], topo)
+    np.testing.assert_allclose(shift, -1.25)
+    assert ref.info["energy"] == pytest.approx(atoms.info["energy"] + 1.25 * 16)
+    del atoms.info["zni_energy_per_zn"]
+    with pytest.raises(zifviz.StructureError, match="zni_energy_per_zn"):
+        referenced(atoms)

@@ -57,3 +57,32 @@ def unaccounted_energy(energies: np.ndarray, topology: ZIFTopology) -> float:
     used[topology.zn] = True
     used[topology.linkers.ravel()] = True
     return float(energies[~used].sum())
+
+
+REFERENCE_KEY = "zni_energy_per_zn"
+"""``atoms.info`` key of the reference energy per Zn(Im)2 unit (relaxed ZIF-zni, as in seed 000)."""
+
+
+def referenced(atoms: Atoms, energy_per_zn: float | None = None) -> Atoms:
+    """A copy of ``atoms`` with energies relative to a reference per Zn(Im)2 unit.
+
+    Each Zn's per-atom energy is lowered by ``energy_per_zn`` (default
+    ``atoms.info["zni_energy_per_zn"]``, the relaxed ZIF-zni energy per Zn in the demo data),
+    so that ε_local, and every bead energy carrying it, are relative to ZIF-zni as in seed
+    000; the total drops by n_Zn × ``energy_per_zn``.
+    """
+    source = str(atoms.info.get("source", "structure"))
+    if energy_per_zn is None:
+        if REFERENCE_KEY not in atoms.info:
+            raise StructureError(f"no info['{REFERENCE_KEY}']: pass energy_per_zn", source)
+        energy_per_zn = float(atoms.info[REFERENCE_KEY])
+    energies = atom_energies(atoms)
+    if energies is None:
+        raise StructureError(f"no per-atom '{ENERGY_KEY}' to reference", source)
+    out = atoms.copy()
+    is_zn = out.numbers == 30
+    out.arrays[ENERGY_KEY] = energies - np.where(is_zn, energy_per_zn, 0.0)
+    if "energy" in out.info:
+        out.info["energy"] = float(out.info["energy"]) - energy_per_zn * int(is_zn.sum())
+    out.info["energy_reference_per_zn"] = energy_per_zn
+    return out
