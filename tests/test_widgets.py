@@ -370,3 +370,13 @@ def test_bad_input():
         StructureViewer([])
     with pytest.raises(ValueError):
         StructureViewer(Atoms("H"), level="B")
+
+
+def test_atomistic_view_draws_the_perceived_bonds(glass):
+    """With a topology the atomistic sticks are zifviz's bonds (stretched Zn–N included)."""
+    glass, topo = glass
+    viewer = StructureViewer(glass, topology=topo)
+    _, pairs, _ = viewer._level_data(0, "atomistic")
+    assert sorted(map(tuple, pairs.tolist())) == sorted(map(tuple, topo.bonds.tolist()))
+    pairs_guess, _ = bonds_for(glass, "atomistic")
+    assert len(pairs_guess) > 0

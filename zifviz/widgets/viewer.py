@@ -101,9 +101,10 @@ def _positive(S: np.ndarray) -> np.ndarray:
 
 def bonds_for(atoms: Atoms, level: str, topology=None):
     """Bond pairs and cell shifts drawn at ``level`` (bond vector = r[j] + S @ cell - r[i])."""
-    if level == "atomistic":
-        return _atomistic_bonds(atoms)
     import zifviz
+
+    if level == "atomistic" and topology is None:
+        return _atomistic_bonds(atoms)
 
     pairs, shifts = zifviz.net_bonds(topology, level)
     return np.asarray(pairs, int).reshape(-1, 2), np.asarray(shifts, int).reshape(-1, 3)
@@ -462,7 +463,11 @@ class StructureViewer(widgets.VBox):
             atoms = self._frames[frame]
             if level == "atomistic":
                 drawn = atoms
-                pairs, shifts = bonds_for(atoms, level)
+                if self._fixed_topology is not None or frame in self._topologies:
+                    # the bonds zifviz perceived (e.g. long Zn–N in glasses), not a distance guess
+                    pairs, shifts = bonds_for(atoms, level, self._topology(frame).at(atoms))
+                else:  # any structure, also one that is not a ZIF
+                    pairs, shifts = bonds_for(atoms, level)
             else:
                 import zifviz
 
