@@ -226,8 +226,11 @@ def test_viewer_levels_and_scenes(zif4_annotated, monkeypatch):
     assert len(_f32(first["scenes"][0]["bonds"]["radius"])) >= n_atom_bonds
     assert [p["serial"] for p in sent.payloads] == sorted(p["serial"] for p in sent.payloads)
     assert len(sent.payloads) == 3  # one message per redraw
-    with pytest.raises(ValueError):
+    with pytest.raises(zifviz.ZifvizError, match="unknown coarse-graining level"):
         viewer.level = "B"
+    viewer.level = "A-only"  # the spellings coarse_grain accepts
+    assert viewer.level == "A"
+    viewer.level = "atomistic"
 
 
 def test_new_colour_builds_new_scenes_and_old_ones_are_dropped(zif4_annotated, monkeypatch):

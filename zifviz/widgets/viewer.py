@@ -408,9 +408,9 @@ class StructureViewer(widgets.VBox):
 
     @level.setter
     def level(self, value: str):
-        if value not in LEVELS.values():
-            raise ValueError(f"level must be one of {list(LEVELS.values())}, not {value!r}")
-        self.level_toggle.value = value
+        from ..coarse import normalise_level  # accepts 'A-only', 'ab2', ...; ZifvizError otherwise
+
+        self.level_toggle.value = normalise_level(value)
 
     @property
     def color_by(self) -> str:
