@@ -50,3 +50,19 @@ class UnderCoordinatedZnWarning(ZifvizWarning):
 
 class ForceFieldError(ZifvizError):
     """A force field cannot be set up or evaluated (LAMMPS missing, atoms without parameters, ...)."""
+
+
+class ResumeError(ZifvizError):
+    """An unfinished output cannot be resumed (other settings, no complete frame, ...)."""
+
+
+class OutputExistsError(ZifvizError):
+    """An output file (or an unfinished one) exists and would be replaced without overwrite=True."""
+
+
+class TopologyMismatchError(StructureError):
+    """A topology perceived on one frame does not fit another (other atoms, order, or bonds)."""
+
+
+class OverCoordinatedZnWarning(ZifvizWarning):
+    """Some Zn have more than four imidazolate N neighbours (a distorted or overlapping structure)."""

@@ -20,6 +20,7 @@ from ase import Atoms
 from ase.io.formats import filetype as _ase_filetype
 
 from .errors import StructureError, StructureFileError
+from .frames import iter_xyz_blocks
 
 ENERGY_KEY = "energies"
 """Name of the per-atom energy array (eV) everywhere in zifviz."""
@@ -168,28 +169,15 @@ def read(path: str | os.PathLike, index: int = -1, format: str | None = None,
 
 
 def _xyz_frames(path: Path, fmt: str, kwargs: dict) -> Iterator[Atoms]:
-    """Stream (ext)xyz frames one by one, also from compressed files.
-
-    ASE's xyz reader first indexes the whole file and then seeks to each frame, which is
-    quadratic in a compressed file; here each frame's lines go to ASE's parser as they come.
-    """
+    """Stream (ext)xyz frames one by one, also from compressed files (the one scanner of
+    :mod:`zifviz.frames` cuts the frames; each frame's text goes to ASE's parser)."""
     from ase.io.formats import open_with_compression
 
-    with open_with_compression(str(path), "r") as fh:
-        while True:
-            first = fh.readline()
-            if not first:
-                return
-            if not first.strip():
-                continue
-            try:
-                n = int(first.split()[0])
-            except ValueError:
-                raise ValueError(f"expected an atom count, found {first.strip()[:40]!r}") from None
-            lines = [first] + [fh.readline() for _ in range(n + 1)]
-            if not lines[-1]:
-                raise ValueError(f"frame ends after {sum(1 for x in lines if x) - 2} of {n} atoms")
-            yield ase.io.read(io.StringIO("".join(lines)), format=fmt, **kwargs)
+    with open_with_compression(str(path), "rb") as fh:
+        for block in iter_xyz_blocks(fh):
+            if block.problem:
+                raise ValueError(block.problem)
+            yield ase.io.read(io.StringIO(block.data.decode()), format=fmt, **kwargs)
 
 
 def iread(path: str | os.PathLike, format: str | None = None,
@@ -229,22 +217,11 @@ def _xyz_offsets(path: Path) -> list[int]:
     """Byte offset of every frame of an uncompressed (ext)xyz file, in one pass."""
     offsets = []
     with open(path, "rb") as fh:
-        while True:
-            pos = fh.tell()
-            first = fh.readline()
-            if not first:
-                return offsets
-            if not first.strip():
-                continue
-            try:
-                n = int(first.split()[0])
-            except ValueError:
-                raise StructureFileError(f"frame {len(offsets)}: expected an atom count, found "
-                                         f"{first.strip()[:40]!r}", str(path)) from None
-            for _ in range(n + 1):
-                if not fh.readline():
-                    raise StructureFileError(f"frame {len(offsets)} is truncated", str(path))
-            offsets.append(pos)
+        for block in iter_xyz_blocks(fh):
+            if block.problem:
+                raise StructureFileError(f"frame {len(offsets)} is {block.problem}", str(path))
+            offsets.append(block.start)
+    return offsets
 
 
 class Trajectory:
@@ -323,14 +300,17 @@ class Trajectory:
 
 def write(path: str | os.PathLike, frames: Atoms | list[Atoms], format: str | None = None,
           **kwargs) -> Path:
-    """Write frames atomically (to a temporary file, then renamed), so a crash loses nothing."""
+    """Write frames atomically (see :func:`zifviz.storage.atomic_write`): the file appears
+    complete or not at all. A missing folder raises a StructureFileError naming the folder."""
+    from .storage import atomic_write
+
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    fmt = format or _ase_filetype(str(p), read=False)
     try:
-        ase.io.write(tmp, frames, format=fmt, **kwargs)
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        fmt = format or _ase_filetype(str(p), read=False)
+    except Exception as exc:
+        raise StructureFileError(f"unknown output format ({exc}); pass format= with an ASE "
+                                 "format name", str(p)) from None
+    with atomic_write(p, "wb") as fh:
+        # by name: ASE opens the temporary file itself (binary formats, compression by suffix)
+        ase.io.write(fh.name, frames, format=fmt, **kwargs)
     return p
