@@ -1,10 +1,17 @@
-"""Milliseconds per MOF-FF MD step (NVT Nosé–Hoover, 300 K, 0.5 fs) through LAMMPS.
+"""MOF-FF through LAMMPS: ``label`` per frame with a reused calculator vs a fresh set-up per
+frame, side by side, and milliseconds per MD step (NVT Nosé–Hoover, 300 K, 0.5 fs).
 
 Runs on the ZIF-4 cell of Castel & Coudert (Chem. Mater. 2023; CC BY 4.0) read from
-``../shared/data`` (272 atoms) and its 2×2×2 supercell (2,176 atoms), plus the cost of one
-full labelling call (typing + LAMMPS set-up + ``run 0``)::
+``../shared/data`` (272 atoms) and its 2×2×2 (2,176 atoms) and, with ``--big``, 6×6×6
+(58,752 atoms) supercells. Frames are the structure with its cell strained by up to 1 % and
+its atoms displaced by 0.03 Å (a different frame each time, same connectivity)::
 
-    python benchmarks/bench_mofff.py [--steps 200]
+    python benchmarks/bench_mofff.py [--frames 5] [--steps 200] [--big]
+
+"fresh" is what ``label(atoms)`` cost per structure before the calculator: perceive, type,
+write a data file, start LAMMPS, ``run 0``. "reused" is :class:`zifviz.mofff.MOFFFCalculator`
+(``label_frames``): a checked topology reuse, new cell and positions pushed into the running
+LAMMPS, ``run 0``. The first reused frame (which types and starts LAMMPS) is reported apart.
 """
 
 from __future__ import annotations
@@ -14,14 +21,39 @@ import time
 from pathlib import Path
 
 import ase.io
+import numpy as np
+from ase import Atoms
 
-from zifviz.mofff import MOFFF, label
+from zifviz.mofff import MOFFF, MOFFFCalculator, assign_types
+from zifviz.topology import perceive
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REFERENCE = DATA / "mofff" / "castel2023_zif4" / "ZIF-4_supercell111.data"
 
 
-def ms_per_step(atoms, steps: int) -> float:
+def frames_of(atoms: Atoms, n: int, seed: int = 0) -> list[Atoms]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        f = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+        eps = np.triu(rng.uniform(-0.01, 0.01, (3, 3)))
+        f.set_cell(atoms.cell.array @ (np.eye(3) + (eps + eps.T) / 2), scale_atoms=True)
+        f.positions += rng.normal(0.0, 0.03, f.positions.shape)
+        out.append(f)
+    return out
+
+
+def fresh_label(atoms: Atoms) -> float:
+    """Today's path before the calculator: perceive, type, new LAMMPS, run 0, close."""
+    ff = MOFFF()
+    try:
+        ff.setup(atoms, perceive(atoms))
+        return ff.energies()[1]
+    finally:
+        ff.close()
+
+
+def ms_per_step(atoms, steps: int) -> tuple[float, float]:
     ff = MOFFF()
     lmp = ff.setup(atoms)
     lmp.commands_string(
@@ -39,18 +71,57 @@ def ms_per_step(atoms, steps: int) -> float:
     return 1e3 * dt / steps, temp
 
 
+def compare_label(name: str, atoms: Atoms, n_frames: int) -> None:
+    frames = frames_of(atoms, n_frames + 1)
+    t0 = time.perf_counter()
+    topo = perceive(atoms)
+    t_perceive = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    assign_types(atoms, topo)
+    t_type = time.perf_counter() - t0
+
+    fresh_t, fresh_e = [], []
+    for f in frames[1:]:
+        t0 = time.perf_counter()
+        fresh_e.append(fresh_label(f))
+        fresh_t.append(time.perf_counter() - t0)
+
+    calc = MOFFFCalculator()
+    t0 = time.perf_counter()
+    calc.label(frames[0])
+    t_first = time.perf_counter() - t0
+    reused_t, reused_e = [], []
+    for f in frames[1:]:
+        t0 = time.perf_counter()
+        reused_e.append(calc.label(f).info["energy"])
+        reused_t.append(time.perf_counter() - t0)
+    calc.close()
+    diff = float(np.max(np.abs(np.array(reused_e) - np.array(fresh_e)) / np.abs(fresh_e)))
+    f_ms, r_ms = 1e3 * np.median(fresh_t), 1e3 * np.median(reused_t)
+    print(f"{name}: {len(atoms):6d} atoms  label per frame (median of {n_frames}): "
+          f"fresh {f_ms:9.1f} ms  reused {r_ms:9.1f} ms  ratio {f_ms / r_ms:6.1f}x  "
+          f"(first reused frame {t_first * 1e3:.0f} ms; perceive {t_perceive * 1e3:.0f} ms, "
+          f"typing {t_type * 1e3:.0f} ms; max rel. energy difference {diff:.1e}; "
+          f"LAMMPS set-ups {calc.n_setups}, typings {calc.n_typings})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--frames", type=int, default=5)
+    parser.add_argument("--big", action="store_true", help="also the 6x6x6 cell (58,752 atoms)")
     args = parser.parse_args()
-    cell = ase.io.read(REFERENCE, format="lammps-data", atom_style="full", units="real")
-    for name, atoms in (("1x1x1", cell), ("2x2x2", cell.repeat(2))):
-        t0 = time.perf_counter()
-        label(atoms)
-        t_label = time.perf_counter() - t0
+    ref = ase.io.read(REFERENCE, format="lammps-data", atom_style="full", units="real")
+    cell = Atoms(ref.numbers, positions=ref.positions, cell=ref.cell, pbc=True)
+    sizes = [("1x1x1", cell), ("2x2x2", cell.repeat(2))]
+    if args.big:
+        sizes.append(("6x6x6", cell.repeat(6)))
+    for name, atoms in sizes:
+        compare_label(name, atoms, args.frames if len(atoms) < 10_000 else min(args.frames, 2))
+    for name, atoms in sizes[:2]:
         ms, temp = ms_per_step(atoms, args.steps)
-        print(f"{name}: {len(atoms):5d} atoms  label {t_label * 1e3:7.1f} ms  "
-              f"MD {ms:7.2f} ms/step  (T after {args.steps} steps: {temp:.0f} K)")
+        print(f"{name}: {len(atoms):6d} atoms  MD {ms:7.2f} ms/step  "
+              f"(T after {args.steps} steps: {temp:.0f} K)", flush=True)
 
 
 if __name__ == "__main__":

