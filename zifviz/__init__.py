@@ -12,6 +12,7 @@ from .coarse import LEVELS, bead_atoms, coarse_grain, net_bonds
 from .energetics import linker_energies, local_energies
 from .errors import (DataError, PerceptionError, StructureError, StructureFileError,
                      UnderCoordinatedZnWarning, ZifvizError, ZifvizWarning)
+from .errors import OverCoordinatedZnWarning, TopologyMismatchError
 from .io import Trajectory, iread, read, write
 from .topology import ZIFTopology, annotate, perceive
 
@@ -22,4 +23,5 @@ __all__ = [
     "Trajectory", "UnderCoordinatedZnWarning", "ZIFTopology", "ZifvizError", "ZifvizWarning",
     "annotate", "bead_atoms", "coarse_grain", "iread", "linker_energies", "local_energies",
     "net_bonds", "perceive", "read", "write",
+    "OverCoordinatedZnWarning", "TopologyMismatchError",
 ]

@@ -20,14 +20,17 @@ import numpy as np
 from ase import Atoms
 
 from .energetics import atom_energies, linker_energies, local_energies
-from .errors import ZifvizError
+from .errors import TopologyMismatchError, ZifvizError
+from .geometry import bond_vectors, check_finite, periodic_cell
 from .io import ENERGY_KEY
-from .topology import ZIFTopology, perceive
+from .topology import (Connectivity, ZIFTopology, _check_lengths, net_shifts, perceive,
+                       ring_centres)
 
 LEVELS = ("atomistic", "AB2", "A")
 """The three resolutions, finest first."""
 
 LEVEL_LABELS = {"atomistic": "atomistic", "AB2": "AB2", "A": "A-only"}
+"""How each level is named in the viewer's toggle, legends and plots."""
 
 B_SYMBOL = "O"
 """Element symbol used for B beads (ring centres)."""
@@ -108,12 +111,29 @@ def coarse_grain(atoms: Atoms, level: str, topology: ZIFTopology | None = None) 
     return cg
 
 
+def _level_pairs(connectivity: Connectivity, level: str) -> tuple[np.ndarray, list]:
+    """Bead pairs of a level and, at AB2, which (linker, end) each A–B pair comes from."""
+    zn_pos = connectivity.zn_position
+    if level == "atomistic":
+        return connectivity.bonds, []
+    if level == "A":
+        return zn_pos[connectivity.net_edges].reshape(-1, 2), []
+    pairs, ends = [], []
+    n_zn = len(connectivity.zn)
+    for k in range(2):
+        has = np.flatnonzero(connectivity.linker_zn[:, k] >= 0)
+        pairs.append(np.stack([zn_pos[connectivity.linker_zn[has, k]], n_zn + has], axis=1))
+        ends.append((has, k))
+    return np.concatenate(pairs), ends
+
+
 def net_bonds(topology: ZIFTopology, level: str,
               atoms: Atoms | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bonds of the coarse-grained net, in the bead indexing of :func:`coarse_grain`.
 
     With ``atoms`` (the atomistic frame, e.g. of a trajectory whose topology was perceived on
-    another frame), the cell shifts are those of that frame.
+    another frame), the topology is checked against that frame (:meth:`ZIFTopology.at`) and
+    the cell shifts are those of that frame.
 
     Returns ``(pairs, shifts)``: (n, 2) bead indices and (n, 3) integer cell shifts such that
     the bond vector is ``r[j] + shift @ cell - r[i]``. A–B bonds at AB2, A–A bonds at A-only,
@@ -122,18 +142,52 @@ def net_bonds(topology: ZIFTopology, level: str,
     level = normalise_level(level)
     if atoms is not None:
         topology = topology.at(atoms)
+    pairs, ends = _level_pairs(topology.connectivity, level)
     if level == "atomistic":
-        return topology.bonds.copy(), topology.bond_shifts.copy()
-    zn_pos = np.full(topology.n_atoms, -1)
-    zn_pos[topology.zn] = np.arange(topology.n_zn)
+        return pairs.copy(), topology.bond_shifts.copy()
     if level == "A":
-        return zn_pos[topology.net_edges], topology.net_shifts.copy()
-    pairs, shifts = [], []
-    for k in range(2):
-        has = np.flatnonzero(topology.linker_zn[:, k] >= 0)
-        pairs.append(np.stack([zn_pos[topology.linker_zn[has, k]], topology.n_zn + has], axis=1))
-        shifts.append(topology.centre_shifts[has, k])
-    return np.concatenate(pairs), np.concatenate(shifts)
+        return pairs, topology.net_shifts.copy()
+    return pairs, np.concatenate([topology.centre_shifts[has, k] for has, k in ends])
+
+
+def level_geometry(topology: ZIFTopology | Connectivity, positions: np.ndarray, cell: np.ndarray,
+                   level: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Beads and bonds of one frame at one level, without building ``Atoms``.
+
+    Parameters
+    ----------
+    topology: a perceived topology (or its connectivity), perhaps of another frame.
+    positions: (n_atoms, 3) atomistic positions of the frame (float32 is fine).
+    cell: (3, 3) its cell.
+    level: ``"atomistic"``, ``"AB2"`` or ``"A"`` (any spelling :func:`normalise_level` knows).
+
+    Returns ``(bead_positions (m, 3), pairs (k, 2), shifts (k, 3))`` in the bead order of
+    :func:`coarse_grain` and the bond order of :func:`net_bonds`; bond vector
+    ``p[j] + shift @ cell - p[i]``. Only what the level needs is computed (A-only: the Zn
+    positions and the net shifts). The bonds used are checked (a
+    :class:`~zifviz.errors.TopologyMismatchError` when one is far too long); atomic numbers
+    are not known here: :meth:`ZIFTopology.at` checks those.
+    """
+    level = normalise_level(level)
+    conn = topology.connectivity if isinstance(topology, ZIFTopology) else topology
+    source = getattr(topology, "source", "") or "frame"
+    positions = np.asarray(positions, dtype=float)
+    if positions.shape != (conn.n_atoms, 3):
+        raise TopologyMismatchError(f"topology is for {conn.n_atoms} atoms, positions have shape "
+                                    f"{positions.shape}", source)
+    cell, inverse = periodic_cell(cell, True, source)
+    check_finite(positions, source)
+    pairs, ends = _level_pairs(conn, level)
+    if level == "atomistic":
+        vectors, shifts = bond_vectors(positions, conn.bonds, cell, inverse)
+        _check_lengths(conn.bonds, np.linalg.norm(vectors, axis=1), conn.bond_limits,
+                       conn.numbers, source)
+        return positions, pairs, shifts
+    if level == "A":
+        return positions[conn.zn], pairs, net_shifts(conn, positions, cell, inverse, source)
+    centres, centre_shifts = ring_centres(conn, positions, cell, inverse, source)
+    shifts = np.concatenate([centre_shifts[has, k] for has, k in ends])
+    return np.vstack([positions[conn.zn], centres]), pairs, shifts
 
 
 def bead_atoms(cg: Atoms, topology: ZIFTopology) -> list[np.ndarray]:

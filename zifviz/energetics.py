@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
-from .errors import StructureError
+from .errors import StructureError, TopologyMismatchError
 from .io import ENERGY_KEY
 from .topology import ZIFTopology
 
@@ -28,13 +28,21 @@ def atom_energies(atoms: Atoms) -> np.ndarray | None:
     return e
 
 
+def _check_length(energies: np.ndarray, topology: ZIFTopology) -> None:
+    if np.shape(energies) != (topology.n_atoms,):
+        raise TopologyMismatchError(f"per-atom energies have shape {np.shape(energies)}, the "
+                                    f"topology is for {topology.n_atoms} atoms", topology.source)
+
+
 def linker_energies(energies: np.ndarray, topology: ZIFTopology) -> np.ndarray:
     """ε_Im(j): the summed energy of the atoms of each linker, shape (n_linkers,)."""
+    _check_length(energies, topology)
     return energies[topology.linkers].sum(axis=1)
 
 
 def local_energies(energies: np.ndarray, topology: ZIFTopology) -> np.ndarray:
     """ε_local(i) for every Zn, in the order of ``topology.zn``, shape (n_zn,)."""
+    _check_length(energies, topology)
     zn_pos = np.full(topology.n_atoms, -1)
     zn_pos[topology.zn] = np.arange(topology.n_zn)
     local = energies[topology.zn].astype(float).copy()

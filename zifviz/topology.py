@@ -1,25 +1,40 @@
 """ZIF perception: Zn–N bonds, imidazolate linkers and the Zn–Zn net, through periodic boundaries.
 
 ``perceive(atoms)`` turns an ASE ``Atoms`` of a Zn(imidazolate)2 framework into a
-:class:`ZIFTopology` of plain integer arrays. Neighbour lists come from ``vesin``.
-Under-coordinated Zn (glasses, liquids) give a warning; anything that is not a
-Zn(Im)2 framework gives a :class:`~zifviz.errors.PerceptionError` that names the source
-and the problem.
+:class:`ZIFTopology`, which is two things:
+
+* its :class:`Connectivity` — which atom is bonded to which, the linkers, the Zn–Zn net, the
+  roles: frame-independent, frozen, hashable and comparable (``.key`` is a short digest);
+* the geometry of one frame — ring centres, unwrapped linkers, the cell shifts of bonds,
+  centres and net edges — computed from the positions only when first asked for.
+
+``topology.at(atoms)`` reuses the connectivity on another frame of the same trajectory after
+a cheap check (same atomic numbers in the same order, every bond still a bond, a usable
+cell) and refuses a frame that does not fit with a
+:class:`~zifviz.errors.TopologyMismatchError`.
+
+:func:`covalent_bonds` is the one definition of a bond in zifviz (perception, coarse-graining
+and the viewer use it), for any structure. Neighbour lists come from ``vesin``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import warnings
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from ase import Atoms
-from ase.data import covalent_radii
+from ase.data import chemical_symbols, covalent_radii
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from vesin import NeighborList
 
-from .errors import PerceptionError, StructureError, UnderCoordinatedZnWarning
+from .errors import (OverCoordinatedZnWarning, PerceptionError, StructureError,
+                     TopologyMismatchError, UnderCoordinatedZnWarning)
+from .geometry import bond_vectors, cell_widths, check_finite, minimum_image, periodic_cell, wrap
 
 LINKER_ROLES = ("N1", "C2", "N3", "C4", "C5", "H2", "H4", "H5")
 """Column order of :attr:`ZIFTopology.linkers`; ring N1–C2–N3–C4–C5, H2 on C2, H4 on C4, H5 on C5."""
@@ -31,53 +46,340 @@ ZN_N_CUTOFF = 2.6
 """Largest Zn–N distance (Å) counted as a bond."""
 
 COVALENT_FACTOR = 1.15
-"""Two non-Zn heavy atoms are bonded when closer than this times the sum of covalent radii."""
+"""Two atoms are bonded when closer than this times the sum of their covalent radii."""
 
 COVALENT_FACTOR_H = 1.5
-"""The same for C–H and N–H (up to 1.6 Å), so that C–H bonds stretched in hot MD frames
-(1.40 Å seen in MOF-FF at 1500 K) still count. H–H pairs are never bonded."""
+"""The same for pairs with one H (C–H, N–H up to 1.6 Å), so that C–H bonds stretched in hot
+MD frames (1.40 Å seen in MOF-FF at 1500 K) still count. H–H pairs are never bonded."""
 
 OVERLAP_DISTANCE = 0.8
 """Atoms closer than this (Å) are overlapping: a broken structure."""
 
+REUSE_MARGIN = 0.9
+"""When a topology is reused on another frame, a bond may be this much (Å) longer than the
+perception cutoff of its pair (Zn–N up to 3.5 Å, C–N 2.59 Å, C–H 2.51 Å): 1500 K frames,
+0.15 Å Gaussian noise on every coordinate (bonds stretched by up to 1.05 Å over the 60,000
+bonds of a 6×6×6 ZIF-4) and strained cells pass; a swapped, displaced or reordered atom does
+not (a Zn on another Zn's site is ≥ 4 Å from the other's N)."""
+
+_RING_STEPS = ((0, 1), (1, 2), (2, 3), (3, 4))
+_H_STEPS = ((1, 5), (3, 6), (4, 7))
 _MAX_LISTED = 5
+_ZN, _N, _H = 30, 7, 1
+
+#: Substituted imidazolates (formula of the whole linker) -> name, and the framework it makes.
+SUBSTITUTED_LINKERS = {
+    "C4H5N2": ("methylimidazolate", "ZIF-8-like"),
+    "C3H2ClN2": ("chloroimidazolate", "ZIF-8-Cl-like"),
+    "C3H2BrN2": ("bromoimidazolate", "ZIF-8-Br-like"),
+    "C3H2IN2": ("iodoimidazolate", ""),
+    "C3HCl2N2": ("dichloroimidazolate", "ZIF-71-like"),
+    "C3H2N3O2": ("nitroimidazolate", "ZIF-65-like"),
+    "C5H7N2": ("ethylimidazolate", "ZIF-14-like"),
+    "C7H5N2": ("benzimidazolate", "ZIF-7-like"),
+    "C4H3N2O": ("imidazolate-carboxaldehyde", "ZIF-90-like"),
+}
 
 
-@dataclass(frozen=True)
-class ZIFTopology:
-    """The perceived chemistry of one ZIF structure (all indices refer to the atomistic ``Atoms``)."""
+# ---- the one definition of a bond --------------------------------------------------------
 
-    n_atoms: int
-    cell: np.ndarray
+def bond_cutoffs(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
+    """The largest distance (Å) at which atoms of atomic numbers ``z1`` and ``z2`` are bonded.
+
+    :data:`COVALENT_FACTOR` × the sum of covalent radii (:data:`COVALENT_FACTOR_H` with one H),
+    :data:`ZN_N_CUTOFF` for Zn–N, 0 for H–H (never bonded).
+    """
+    z1, z2 = np.asarray(z1), np.asarray(z2)
+    has_h = (z1 == _H) | (z2 == _H)
+    limit = np.where(has_h, COVALENT_FACTOR_H, COVALENT_FACTOR) * (covalent_radii[z1] + covalent_radii[z2])
+    limit = np.where(((z1 == _ZN) & (z2 == _N)) | ((z1 == _N) & (z2 == _ZN)), ZN_N_CUTOFF, limit)
+    return np.where((z1 == _H) & (z2 == _H), 0.0, limit)
+
+
+def _search_cutoff(numbers: np.ndarray) -> float:
+    present = np.unique(numbers)
+    a, b = np.meshgrid(present, present)
+    return float(max(bond_cutoffs(a.ravel(), b.ravel()).max(initial=0.0), OVERLAP_DISTANCE))
+
+
+def _neighbour_pairs(positions, cell, pbc, cutoff: float):
+    """Pairs closer than ``cutoff`` (each once, i < j): i, j, shifts S (r[j] + S @ cell - r[i]), d."""
+    periodic = [bool(p) for p in np.broadcast_to(pbc, (3,))]
+    nl = NeighborList(cutoff=cutoff, full_list=False)
+    i, j, S, d = nl.compute(points=np.asarray(positions, dtype=float),
+                            box=np.asarray(cell, dtype=float), periodic=periodic, quantities="ijSd")
+    i, j, S = i.astype(np.int64), j.astype(np.int64), S.astype(np.int64)
+    swap = i > j
+    i[swap], j[swap] = j[swap], i[swap].copy()
+    S[swap] *= -1
+    return i, j, S, d
+
+
+def _bonded(atoms: Atoms, source: str):
+    """Neighbour search + the bond rule: (i, j, S, d) of every bond, after the NaN check."""
+    positions = atoms.positions
+    check_finite(positions, source)
+    numbers = atoms.numbers
+    if not len(atoms):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros((0, 3), dtype=np.int64), np.zeros(0)
+    i, j, S, d = _neighbour_pairs(positions, atoms.cell.array, atoms.pbc, _search_cutoff(numbers))
+    close = d < OVERLAP_DISTANCE
+    if close.any():
+        symbols = atoms.get_chemical_symbols()
+        pairs = [f"{symbols[a]}{a}–{symbols[b]}{b} at {x:.2f} Å"
+                 for a, b, x in zip(i[close], j[close], d[close])]
+        raise StructureError(f"{len(pairs)} pairs of overlapping atoms (closer than "
+                             f"{OVERLAP_DISTANCE} Å): " + ", ".join(pairs[:_MAX_LISTED]), source)
+    bonded = d < bond_cutoffs(numbers[i], numbers[j])
+    return i[bonded], j[bonded], S[bonded], d[bonded]
+
+
+def covalent_bonds(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
+    """Every bond of any structure (ZIF or not, periodic or not), by the rule of :func:`bond_cutoffs`.
+
+    Returns ``(pairs, shifts)``: (k, 2) atom indices (i < j) and (k, 3) integer cell shifts with
+    bond vector ``r[j] + shift @ cell - r[i]``. Raises :class:`StructureError` for NaN
+    coordinates or overlapping atoms.
+    """
+    source = str(atoms.info.get("source", "structure"))
+    i, j, S, _ = _bonded(atoms, source)
+    return np.stack([i, j], axis=1), S
+
+
+# ---- connectivity -------------------------------------------------------------------------
+
+_KEY_FIELDS = ("numbers", "zn", "linkers", "linker_zn", "role", "bonds", "coordination",
+               "net_edges", "edge_linker")
+
+
+@dataclass(frozen=True, eq=False)
+class Connectivity:
+    """The frame-independent part of a :class:`ZIFTopology` (read-only integer arrays).
+
+    Two connectivities are equal when their :attr:`key` (a digest of every array) is; they
+    can be used as dictionary keys, e.g. to type a force field once per connectivity.
+    """
+
+    numbers: np.ndarray
+    """(n_atoms,) atomic numbers, in atom order."""
     zn: np.ndarray
     """(n_zn,) atom indices of Zn."""
     linkers: np.ndarray
     """(n_linkers, 8) atom indices in :data:`LINKER_ROLES` order."""
     linker_zn: np.ndarray
     """(n_linkers, 2) Zn atom bonded to N1 and to N3 (-1 where none)."""
-    linker_positions: np.ndarray
-    """(n_linkers, 8, 3) linker atoms unwrapped (whole molecules, N1 inside the cell)."""
-    centres: np.ndarray
-    """(n_linkers, 3) ring centroids (mean of the five ring atoms), wrapped into the cell."""
-    centre_shifts: np.ndarray
-    """(n_linkers, 2, 3) cell shifts from ``linker_zn[l, k]`` to centre l:
-    vector = centres[l] + shift @ cell - r[Zn]."""
     role: np.ndarray
     """(n_atoms,) role of each atom, one of :data:`ROLES`."""
     bonds: np.ndarray
     """(n_bonds, 2) every covalent bond once (i < j), Zn–N included."""
-    bond_shifts: np.ndarray
-    """(n_bonds, 3) integer cell shifts: bond vector = r[j] + shift @ cell - r[i]."""
     coordination: np.ndarray
     """(n_zn,) number of N bonded to each Zn."""
     net_edges: np.ndarray
     """(n_edges, 2) Zn atom indices joined by a linker (Zn at N1 first)."""
-    net_shifts: np.ndarray
-    """(n_edges, 3) cell shifts: edge vector = r[b] + shift @ cell - r[a]."""
     edge_linker: np.ndarray
     """(n_edges,) the linker of each net edge."""
-    source: str = ""
-    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        digest = hashlib.sha256()
+        for name in _KEY_FIELDS:
+            value = np.ascontiguousarray(getattr(self, name))
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
+            digest.update(f"{name}:{value.dtype.str}:{value.shape}".encode())
+            digest.update(value.tobytes())
+        object.__setattr__(self, "key", digest.hexdigest()[:16])
+
+    key: str = ""
+    """A short hex digest of all the arrays (set on creation)."""
+
+    @property
+    def n_atoms(self) -> int:
+        return len(self.numbers)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Connectivity) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return (f"Connectivity(key={self.key!r}, atoms={self.n_atoms}, Zn={len(self.zn)}, "
+                f"linkers={len(self.linkers)}, net_edges={len(self.net_edges)})")
+
+    @cached_property
+    def zn_position(self) -> np.ndarray:
+        """(n_atoms,) position of each atom in :attr:`zn` (-1 for other atoms)."""
+        out = np.full(self.n_atoms, -1)
+        out[self.zn] = np.arange(len(self.zn))
+        return out
+
+    @cached_property
+    def bond_limits(self) -> np.ndarray:
+        """(n_bonds,) the longest each bond may be when the topology is reused (Å)."""
+        b = self.bonds
+        return bond_cutoffs(self.numbers[b[:, 0]], self.numbers[b[:, 1]]) + REUSE_MARGIN
+
+
+def _frame_label(atoms: Atoms) -> str:
+    info = atoms.info
+    name = info.get("source_file") or info.get("source") or "frame"
+    return f"{name} frame {info['frame']}" if "frame" in info else str(name)
+
+
+def _check_fits(connectivity: Connectivity, atoms: Atoms, topology_source: str):
+    """The cheap checks of :meth:`ZIFTopology.at`; returns (cell, inverse, bond_shifts)."""
+    label = _frame_label(atoms)
+    of = f" (topology of {topology_source})" if topology_source else ""
+    if len(atoms) != connectivity.n_atoms:
+        raise TopologyMismatchError(f"topology is for {connectivity.n_atoms} atoms, frame has "
+                                    f"{len(atoms)}{of}", label)
+    differ = np.flatnonzero(atoms.numbers != connectivity.numbers)
+    if len(differ):
+        k = differ[0]
+        raise TopologyMismatchError(
+            f"atom {k} is {chemical_symbols[atoms.numbers[k]]} here but "
+            f"{chemical_symbols[connectivity.numbers[k]]} in the topology{of}"
+            + (f"; {len(differ)} atoms differ (atoms in another order?)" if len(differ) > 1 else ""),
+            label)
+    cell, inverse = periodic_cell(atoms.cell.array, atoms.pbc, label)
+    positions = atoms.positions
+    check_finite(positions, label)
+    vectors, shifts = bond_vectors(positions, connectivity.bonds, cell, inverse)
+    lengths = np.linalg.norm(vectors, axis=1)
+    _check_lengths(connectivity.bonds, lengths, connectivity.bond_limits, connectivity.numbers,
+                   label, of)
+    _check_width(cell, lengths, label)
+    return cell, inverse, shifts
+
+
+def _check_lengths(pairs, lengths, limits, numbers, label: str, of: str = "") -> None:
+    bad = np.flatnonzero(~(lengths <= limits))
+    if not len(bad):
+        return
+    names = [f"{chemical_symbols[numbers[a]]} {a}–{chemical_symbols[numbers[b]]} {b} is "
+             f"{lengths[k]:.2f} Å apart (bond up to {limits[k]:.2f} Å)"
+             for k, (a, b) in zip(bad[:_MAX_LISTED], pairs[bad[:_MAX_LISTED]])]
+    more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
+    raise TopologyMismatchError(f"{len(bad)} bonds of the topology{of} do not fit this frame: "
+                                + "; ".join(names) + more, label)
+
+
+def _check_width(cell, lengths, label: str) -> None:
+    """Bonds are taken by the minimum image: exact when the cell is at least twice as wide
+    as the longest bond."""
+    width = cell_widths(cell).min()
+    longest = float(lengths.max(initial=0.0))
+    if width < 2 * longest:
+        raise StructureError(f"cell too small: its narrowest width {width:.2f} Å is below twice "
+                             f"the longest bond ({longest:.2f} Å); use a supercell", label)
+
+
+# ---- per-frame geometry -------------------------------------------------------------------
+
+def _steps(positions, a, b, cell, inverse):
+    """Minimum-image vectors from atoms ``a`` to atoms ``b`` and their lengths."""
+    v, _ = minimum_image(positions[b] - positions[a], cell, inverse)
+    return v, np.linalg.norm(v, axis=-1)
+
+
+def _check_steps(connectivity, a, b, lengths, label: str) -> None:
+    limits = bond_cutoffs(connectivity.numbers[a], connectivity.numbers[b]) + REUSE_MARGIN
+    _check_lengths(np.stack([a, b], axis=1), lengths, limits, connectivity.numbers, label)
+
+
+def unwrapped_linkers(connectivity: Connectivity, positions, cell, inverse=None,
+                      ring_only: bool = False, source: str = "structure") -> np.ndarray:
+    """(n_linkers, 8 or 5, 3) linker atoms made whole by chaining the minimum image of each
+    bond along the ring (N1 stays where it is) and from each ring C to its H."""
+    positions = np.asarray(positions, dtype=float)
+    if inverse is None:
+        inverse = np.linalg.inv(cell)
+    L = connectivity.linkers
+    steps = _RING_STEPS if ring_only else _RING_STEPS + _H_STEPS
+    out = np.empty((len(L), 5 if ring_only else 8, 3))
+    out[:, 0] = positions[L[:, 0]]
+    for a, b in steps:
+        v, d = _steps(positions, L[:, a], L[:, b], cell, inverse)
+        _check_steps(connectivity, L[:, a], L[:, b], d, source)
+        out[:, b] = out[:, a] + v
+    return out
+
+
+def ring_centres(connectivity: Connectivity, positions, cell, inverse=None,
+                 source: str = "structure", ring=None) -> tuple[np.ndarray, np.ndarray]:
+    """Ring centroids wrapped into the cell (n_linkers, 3) and the cell shifts from each
+    linker's Zn to its centre (n_linkers, 2, 3): vector = centres[l] + shift @ cell - r[Zn]."""
+    positions = np.asarray(positions, dtype=float)
+    if inverse is None:
+        inverse = np.linalg.inv(cell)
+    if ring is None:
+        ring = unwrapped_linkers(connectivity, positions, cell, inverse, ring_only=True, source=source)
+    centre_u = ring[:, :5].mean(axis=1)
+    centres = wrap(centre_u, cell, inverse)
+    L, LZ = connectivity.linkers, connectivity.linker_zn
+    shifts = np.zeros((len(L), 2, 3), dtype=np.int64)
+    for k, col in enumerate((0, 2)):
+        has = np.flatnonzero(LZ[:, k] >= 0)
+        z, n = LZ[has, k], L[has, col]
+        v, d = _steps(positions, z, n, cell, inverse)
+        _check_steps(connectivity, z, n, d, source)
+        v += centre_u[has] - ring[has, col]  # Zn -> N -> centre
+        shifts[has, k] = np.rint((v - (centres[has] - positions[z])) @ inverse).astype(np.int64)
+    return centres, shifts
+
+
+def net_shifts(connectivity: Connectivity, positions, cell, inverse=None,
+               source: str = "structure") -> np.ndarray:
+    """(n_edges, 3) cell shifts of the net edges (edge vector = r[b] + shift @ cell - r[a]),
+    chained through the bonds Zn–N1–C2–N3–Zn, so right in cells of any size."""
+    positions = np.asarray(positions, dtype=float)
+    if inverse is None:
+        inverse = np.linalg.inv(cell)
+    el = connectivity.edge_linker
+    za, zb = connectivity.net_edges[:, 0], connectivity.net_edges[:, 1]
+    n1, c2, n3 = (connectivity.linkers[el, c] for c in (0, 1, 2))
+    v = np.zeros((len(el), 3))
+    for a, b in ((za, n1), (n1, c2), (c2, n3), (n3, zb)):
+        step, d = _steps(positions, a, b, cell, inverse)
+        _check_steps(connectivity, a, b, d, source)
+        v += step
+    return np.rint((v - (positions[zb] - positions[za])) @ inverse).astype(np.int64).reshape(-1, 3)
+
+
+class ZIFTopology:
+    """The perceived chemistry of one ZIF structure: its :class:`Connectivity` plus the
+    geometry of one frame (all indices refer to the atomistic ``Atoms``).
+
+    Connectivity attributes (``zn``, ``linkers``, ``linker_zn``, ``role``, ``bonds``,
+    ``coordination``, ``net_edges``, ``edge_linker``) are shared by every frame; geometry
+    attributes (``linker_positions``, ``centres``, ``centre_shifts``, ``bond_shifts``,
+    ``net_shifts``) are computed from ``positions`` and ``cell`` when first used.
+    """
+
+    def __init__(self, connectivity: Connectivity, positions: np.ndarray, cell: np.ndarray,
+                 source: str = "", bond_shifts: np.ndarray | None = None):
+        self.connectivity = connectivity
+        self.positions = np.array(positions, dtype=float)
+        self.positions.setflags(write=False)
+        self.cell = np.array(cell, dtype=float)
+        self.source = source
+        self.extra: dict = {}
+        self._inverse = np.linalg.inv(self.cell)
+        if bond_shifts is not None:
+            self.__dict__["bond_shifts"] = bond_shifts
+
+    # connectivity, shared by every frame
+    n_atoms = property(lambda self: self.connectivity.n_atoms)
+    numbers = property(lambda self: self.connectivity.numbers)
+    zn = property(lambda self: self.connectivity.zn)
+    linkers = property(lambda self: self.connectivity.linkers)
+    linker_zn = property(lambda self: self.connectivity.linker_zn)
+    role = property(lambda self: self.connectivity.role)
+    bonds = property(lambda self: self.connectivity.bonds)
+    coordination = property(lambda self: self.connectivity.coordination)
+    net_edges = property(lambda self: self.connectivity.net_edges)
+    edge_linker = property(lambda self: self.connectivity.edge_linker)
 
     @property
     def n_zn(self) -> int:
@@ -87,15 +389,47 @@ class ZIFTopology:
     def n_linkers(self) -> int:
         return len(self.linkers)
 
+    # geometry of this frame, computed when first used
+    @cached_property
+    def linker_positions(self) -> np.ndarray:
+        """(n_linkers, 8, 3) linker atoms unwrapped (whole molecules; N1 where it is)."""
+        return unwrapped_linkers(self.connectivity, self.positions, self.cell, self._inverse,
+                                 source=self.source)
+
+    @cached_property
+    def _centres(self):
+        ring = self.__dict__.get("linker_positions")
+        return ring_centres(self.connectivity, self.positions, self.cell, self._inverse,
+                            source=self.source, ring=ring)
+
+    @property
+    def centres(self) -> np.ndarray:
+        """(n_linkers, 3) ring centroids (mean of the five ring atoms), wrapped into the cell."""
+        return self._centres[0]
+
+    @property
+    def centre_shifts(self) -> np.ndarray:
+        """(n_linkers, 2, 3) cell shifts from ``linker_zn[l, k]`` to centre l:
+        vector = centres[l] + shift @ cell - r[Zn]."""
+        return self._centres[1]
+
+    @cached_property
+    def bond_shifts(self) -> np.ndarray:
+        """(n_bonds, 3) integer cell shifts: bond vector = r[j] + shift @ cell - r[i]."""
+        return bond_vectors(self.positions, self.bonds, self.cell, self._inverse)[1]
+
+    @cached_property
+    def net_shifts(self) -> np.ndarray:
+        """(n_edges, 3) cell shifts: edge vector = r[b] + shift @ cell - r[a]."""
+        return net_shifts(self.connectivity, self.positions, self.cell, self._inverse, self.source)
+
     def at(self, atoms: Atoms) -> "ZIFTopology":
-        """The same topology with positions-dependent parts (centres, unwrapped linkers,
-        cell shifts) recomputed for ``atoms``: another frame of the same trajectory."""
-        if len(atoms) != self.n_atoms:
-            raise StructureError(f"topology is for {self.n_atoms} atoms, frame has {len(atoms)}",
-                                 str(atoms.info.get("source", self.source)))
-        geometry = _geometry(atoms, self.linkers, self.linker_zn, self.bonds, self.edge_linker,
-                             self.source)
-        return replace(self, **geometry)
+        """This connectivity with the geometry of ``atoms`` (another frame of the same
+        trajectory), after checking that it fits: same atomic numbers in the same order,
+        every bond within :data:`REUSE_MARGIN` of its cutoff, a 3D cell wider than twice the
+        longest bond, no NaN. Raises :class:`~zifviz.errors.TopologyMismatchError` otherwise."""
+        cell, _, shifts = _check_fits(self.connectivity, atoms, self.source)
+        return ZIFTopology(self.connectivity, atoms.positions, cell, self.source, bond_shifts=shifts)
 
     def summary(self) -> dict:
         """Counts that describe the framework at a glance."""
@@ -112,8 +446,11 @@ class ZIFTopology:
     def __repr__(self) -> str:
         s = self.summary()
         return (f"ZIFTopology(source={s['source']!r}, atoms={s['atoms']}, Zn={s['Zn']}, "
-                f"linkers={s['linkers']}, net_edges={s['net_edges']})")
+                f"linkers={s['linkers']}, net_edges={s['net_edges']}, "
+                f"key={self.connectivity.key!r})")
 
+
+# ---- perception, step by step -------------------------------------------------------------
 
 def _fail(problem: str, items, source: str):
     items = list(items)
@@ -123,130 +460,133 @@ def _fail(problem: str, items, source: str):
 
 
 def _formula(counts: dict[str, int]) -> str:
-    return "".join(f"{el}{n if n > 1 else ''}" for el, n in sorted(counts.items()) if n)
+    """Hill formula (C, H, then alphabetical)."""
+    order = [el for el in ("C", "H") if counts.get(el)] + sorted(
+        el for el in counts if el not in ("C", "H") and counts[el])
+    return "".join(f"{el}{counts[el] if counts[el] > 1 else ''}" for el in order)
 
 
-def _neighbour_pairs(atoms: Atoms, cutoff: float):
-    nl = NeighborList(cutoff=cutoff, full_list=False)
-    i, j, S, d = nl.compute(points=atoms.positions, box=atoms.cell.array, periodic=True,
-                            quantities="ijSd")
-    i = i.astype(np.int64)
-    j = j.astype(np.int64)
-    S = S.astype(np.int64)
-    swap = i > j
-    i[swap], j[swap] = j[swap], i[swap].copy()
-    S[swap] *= -1
-    return i, j, S, d
+def _type_map_hint(n_bad: int, n_groups: int, atoms: Atoms, found: str) -> str:
+    if n_bad * 2 < n_groups:
+        return ""
+    return (f". Most organic groups ({n_bad} of {n_groups}) are not imidazolate (most common "
+            f"formula {found}; structure {atoms.get_chemical_formula()}): if this structure was "
+            "read from a LAMMPS file, the element map (type_map) may be wrong")
 
 
-def _check_cell(atoms: Atoms, source: str) -> None:
-    if not np.all(atoms.pbc) or atoms.cell.rank < 3:
-        raise StructureError(
-            "no periodic cell: a ZIF needs a 3D periodic cell (pbc=True and three cell vectors); "
-            "non-periodic XYZ files cannot be perceived",
-            source,
-        )
-    if atoms.cell.volume < 1.0:
-        raise StructureError(f"cell volume {atoms.cell.volume:.3g} Å³ is degenerate", source)
+@dataclass
+class _Graph:
+    """The covalent graph of the non-Zn atoms and the Zn–N contacts."""
+    ci: np.ndarray
+    cj: np.ndarray
+    zi: np.ndarray
+    ni: np.ndarray
+    dzn: np.ndarray
+    organic: np.ndarray
+    component: np.ndarray  # (n_organic,) component label of each organic atom, 0..n_comp-1
+    counts: list  # per component: {element: count}
 
 
-def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
-    """Find Zn–N bonds, imidazolate linkers and the Zn–Zn net of a Zn(Im)2 framework.
-
-    Parameters
-    ----------
-    atoms: a periodic structure (positions in Å).
-    source: name used in messages; defaults to ``atoms.info["source"]``.
-
-    Raises
-    ------
-    StructureError: no periodic cell, overlapping atoms.
-    PerceptionError: no Zn, missing H, broken linkers, guest molecules.
-
-    Warns
-    -----
-    UnderCoordinatedZnWarning: some Zn have fewer than four N (glasses, liquids).
-    """
-    source = source or str(atoms.info.get("source", "structure"))
-    _check_cell(atoms, source)
-    symbols = np.array(atoms.get_chemical_symbols())
+def _covalent_graph(atoms: Atoms, source: str) -> _Graph:
+    """Bonds split into the organic covalent graph (its connected components and their
+    formulas) and the Zn–N contacts. Other Zn contacts are ignored."""
+    i, j, _, d = _bonded(atoms, source)
     numbers = atoms.numbers
-    is_zn = symbols == "Zn"
-    if not is_zn.any():
-        _fail(f"no Zn atoms (formula {atoms.get_chemical_formula()}); not a Zn(Im)2 framework",
-              [], source)
-
-    i, j, _, d = _neighbour_pairs(atoms, ZN_N_CUTOFF)
-    close = d < OVERLAP_DISTANCE
-    if close.any():
-        pairs = [f"{symbols[a]}{a}–{symbols[b]}{b} at {x:.2f} Å"
-                 for a, b, x in zip(i[close], j[close], d[close])]
-        raise StructureError(f"{len(pairs)} pairs of overlapping atoms (closer than "
-                             f"{OVERLAP_DISTANCE} Å): " + ", ".join(pairs[:_MAX_LISTED]), source)
-
-    # Covalent bonds between non-Zn atoms, and Zn–N bonds.
+    is_zn = numbers == _ZN
     organic_pair = ~is_zn[i] & ~is_zn[j]
-    rcov = covalent_radii[numbers]
-    has_h = (numbers[i] == 1) | (numbers[j] == 1)
-    factor = np.where(has_h, COVALENT_FACTOR_H, COVALENT_FACTOR)
-    covalent = organic_pair & (d < factor * (rcov[i] + rcov[j])) & ~((numbers[i] == 1) & (numbers[j] == 1))
-    zn_n = ((is_zn[i] & (symbols[j] == "N")) | (is_zn[j] & (symbols[i] == "N"))) & (d < ZN_N_CUTOFF)
-
+    ci, cj = i[organic_pair], j[organic_pair]
+    zn_n = (is_zn[i] & (numbers[j] == _N)) | (is_zn[j] & (numbers[i] == _N))
+    zi = np.where(is_zn[i[zn_n]], i[zn_n], j[zn_n])
+    ni = np.where(is_zn[i[zn_n]], j[zn_n], i[zn_n])
     n = len(atoms)
-    organic = np.flatnonzero(~is_zn)
-    ci, cj = i[covalent], j[covalent]
     graph = coo_matrix((np.ones(len(ci)), (ci, cj)), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
+    organic = np.flatnonzero(~is_zn)
+    labels, component = np.unique(comp[organic], return_inverse=True)
+    present = np.unique(numbers[organic])
+    table = np.zeros((len(labels), len(present)), dtype=int)
+    np.add.at(table, (component, np.searchsorted(present, numbers[organic])), 1)
+    names = [chemical_symbols[z] for z in present]
+    counts = [{el: int(c) for el, c in zip(names, row) if c} for row in table]
+    return _Graph(ci, cj, zi, ni, d[zn_n], organic, component, counts)
 
-    # Element counts per organic component.
-    comp_org = comp[organic]
-    labels, inverse = np.unique(comp_org, return_inverse=True)
-    elements = sorted(set(symbols[organic].tolist()))
-    counts = np.zeros((len(labels), len(elements)), dtype=int)
-    el_index = {el: k for k, el in enumerate(elements)}
-    np.add.at(counts, (inverse, np.array([el_index[s] for s in symbols[organic]], dtype=int)), 1)
 
-    def comp_counts(row):
-        return {el: int(c) for el, c in zip(elements, row) if c}
+def _substituent_position(atoms: Atoms, graph: _Graph, comp: int) -> str:
+    """'2-' when the substituent of a substituted imidazolate sits on C2 (the C bonded to
+    both N), '4-' when on C4/C5, '' when that cannot be told."""
+    members = set(graph.organic[graph.component == comp].tolist())
+    nbrs: dict[int, list[int]] = {a: [] for a in members}
+    for a, b in zip(graph.ci, graph.cj):
+        if a in members:
+            nbrs[a].append(b)
+            nbrs[b].append(a)
+    sym = atoms.get_chemical_symbols()
+    ring_c = [a for a in members if sym[a] == "C"
+              and sum(sym[b] == "N" for b in nbrs[a]) >= 1 and sum(sym[b] in "CN" for b in nbrs[a]) >= 2]
+    for c in ring_c:
+        outside = [b for b in nbrs[c] if sym[b] not in ("H", "N") and b not in ring_c]
+        if outside:
+            return "2-" if sum(sym[b] == "N" for b in nbrs[c]) == 2 else "4-"
+    return ""
 
-    want = {"C": 3, "N": 2, "H": 3}
-    is_linker = np.array([comp_counts(r) == want for r in counts], dtype=bool)
-    if not is_linker.all():
-        bad = np.flatnonzero(~is_linker)
-        # Components touching Zn are (broken) linkers; the others are guests or solvent.
-        zn_bonded_atoms = np.concatenate([i[zn_n], j[zn_n]])
-        comp_on_zn = np.zeros(len(labels), dtype=bool)
-        org_pos = np.full(n, -1)
-        org_pos[organic] = inverse
-        touched = org_pos[zn_bonded_atoms]
-        comp_on_zn[touched[touched >= 0]] = True
-        heavy_only = [b for b in bad if comp_counts(counts[b]).get("H", 0) == 0
-                      and comp_counts(counts[b]).get("C", 0) >= 3]
-        if len(heavy_only) == len(bad) and len(bad) > 0:
-            _fail(f"{len(bad)} imidazolate rings have no hydrogen atoms (e.g. a CIF from "
-                  "X-ray diffraction without H); add the H atoms before loading", [], source)
-        guests = [b for b in bad if not comp_on_zn[b]]
-        broken = [b for b in bad if comp_on_zn[b]]
 
-        def describe(b):
-            members = organic[inverse == b]
-            return f"{_formula(comp_counts(counts[b]))} (atoms {members[:8].tolist()})"
+def _identify_linkers(atoms: Atoms, graph: _Graph, source: str) -> None:
+    """Every organic component must be one imidazolate C3H3N2; otherwise say what it is:
+    rings without H, substituted imidazolates, broken linkers, guests."""
+    want = {"C": 3, "H": 3, "N": 2}
+    bad = [b for b, c in enumerate(graph.counts) if c != want]
+    if not bad:
+        return
+    n_groups = len(graph.counts)
+    if all(graph.counts[b].get("H", 0) == 0 and graph.counts[b].get("C", 0) >= 3 for b in bad):
+        _fail(f"{len(bad)} imidazolate rings have no hydrogen atoms (e.g. a CIF from X-ray "
+              "diffraction without H); add the H atoms before loading", [], source)
+    on_zn = np.zeros(n_groups, dtype=bool)
+    org_pos = np.full(len(atoms), -1)
+    org_pos[graph.organic] = graph.component
+    touched = org_pos[graph.ni]
+    on_zn[touched[touched >= 0]] = True
+    formulas = {b: _formula(graph.counts[b]) for b in bad}
+    found = Counter(formulas.values()).most_common(1)[0][0]
+    hint = _type_map_hint(len(bad), n_groups, atoms, found)
 
-        if broken:
-            _fail(f"{len(broken)} broken or incomplete linkers bonded to Zn (expected C3H3N2 "
-                  "imidazolate)", [describe(b) for b in broken], source)
-        _fail(f"{len(guests)} guest or solvent molecules not bonded to Zn; remove guests "
-              "before loading", [describe(b) for b in guests], source)
+    substituted = [b for b in bad if on_zn[b] and formulas[b] in SUBSTITUTED_LINKERS]
+    if substituted and len(substituted) * 2 >= len([b for b in bad if on_zn[b]]):
+        kinds = Counter(formulas[b] for b in substituted)
+        parts = []
+        for formula, count in kinds.most_common():
+            name, like = SUBSTITUTED_LINKERS[formula]
+            first = next(b for b in substituted if formulas[b] == formula)
+            where = _substituent_position(atoms, graph, first)
+            parts.append(f"{count} {where}{name} linkers ({formula}{', ' + like if like else ''})")
+        raise PerceptionError(" and ".join(parts) + " are not supported: zifviz handles "
+                              "unsubstituted imidazolate, Zn(C3H3N2)2", source)
 
-    # Roles from neighbour counts (vectorised over all atoms).
-    el_codes = {"C": 0, "N": 1, "H": 2}
-    code = np.array([el_codes.get(s, 3) for s in symbols])
+    def describe(b):
+        members = graph.organic[graph.component == b]
+        return f"{formulas[b]} (atoms {members[:8].tolist()})"
+
+    broken = [b for b in bad if on_zn[b]]
+    if broken:
+        _fail(f"{len(broken)} broken or incomplete linkers bonded to Zn (expected C3H3N2 "
+              f"imidazolate){hint}", [describe(b) for b in broken], source)
+    guests = [b for b in bad if not on_zn[b]]
+    _fail(f"{len(guests)} guest or solvent molecules not bonded to Zn; remove guests "
+          f"before loading{hint}", [describe(b) for b in guests], source)
+
+
+def _assign_roles(atoms: Atoms, graph: _Graph, source: str) -> np.ndarray:
+    """Linkers (n_linkers, 8) in :data:`LINKER_ROLES` order and the role of every atom."""
+    numbers = atoms.numbers
+    n = len(atoms)
+    ci, cj, organic = graph.ci, graph.cj, graph.organic
+    code = np.select([numbers == 6, numbers == _N, numbers == _H], [0, 1, 2], 3)
     nbr = np.zeros((n, 4), dtype=int)
     np.add.at(nbr, (ci, code[cj]), 1)
     np.add.at(nbr, (cj, code[ci]), 1)
-    role = np.full(n, "", dtype=object)
-    role[is_zn] = "Zn"
     isC, isN, isH = code == 0, code == 1, code == 2
+    role = np.full(n, "", dtype=object)
+    role[numbers == _ZN] = "Zn"
     role[isN & (nbr[:, 0] == 2)] = "N"
     role[isC & (nbr[:, 1] == 2) & (nbr[:, 2] == 1)] = "C2"
     role[isC & (nbr[:, 1] == 1) & (nbr[:, 0] == 1) & (nbr[:, 2] == 1)] = "C45"
@@ -266,132 +606,112 @@ def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
     sel = role[cc] == "C45"
     c45_n[cc[sel]] = cn[sel]
 
-    unassigned = np.flatnonzero(role[organic] == "")
+    unassigned = organic[role[organic] == ""]
     if len(unassigned):
-        bad_atoms = organic[unassigned]
-        _fail(f"{len(bad_atoms)} atoms in C3H3N2 groups are not bonded like an imidazolate ring",
-              [f"{symbols[a]}{a}" for a in bad_atoms], source)
+        symbols = atoms.get_chemical_symbols()
+        _fail(f"{len(unassigned)} atoms in C3H3N2 groups are not bonded like an imidazolate ring",
+              [f"{symbols[a]}{a}" for a in unassigned], source)
 
-    # Linkers as (n_linkers, 8) in LINKER_ROLES order.
     role_rank = {"N": 0, "C2": 1, "C45": 2, "H2": 3, "H45": 4}
     rank = np.array([role_rank[r] for r in role[organic]])
-    order = np.lexsort((organic, rank, comp_org))
+    order = np.lexsort((organic, rank, graph.component))
     grouped = organic[order].reshape(-1, 8)  # N, N, C2, C45, C45, H2, H45, H45
     n1, n3, c2, ca, cb, h2, ha, hb = grouped.T
     swap = c45_n[ca] == n1  # C5 is the C45 bonded to N1, C4 the one bonded to N3
-    c4 = np.where(swap, cb, ca)
-    c5 = np.where(swap, ca, cb)
+    c4, c5 = np.where(swap, cb, ca), np.where(swap, ca, cb)
     h_swap = partner[ha] == c5
-    h4 = np.where(h_swap, hb, ha)
-    h5 = np.where(h_swap, ha, hb)
+    h4, h5 = np.where(h_swap, hb, ha), np.where(h_swap, ha, hb)
     linkers = np.stack([n1, c2, n3, c4, c5, h2, h4, h5], axis=1)
     ok = (c45_n[c4] == n3) & (c45_n[c5] == n1) & (partner[h4] == c4) & (partner[h5] == c5)
     if not ok.all():
         _fail("linkers whose atoms are not connected as an imidazolate ring",
               [linkers[k].tolist() for k in np.flatnonzero(~ok)], source)
+    return linkers, role.astype(str)
 
-    # Zn–N bonds.
-    zi = np.where(is_zn[i[zn_n]], i[zn_n], j[zn_n])
-    ni = np.where(is_zn[i[zn_n]], j[zn_n], i[zn_n])
-    dzn = d[zn_n]
-    n_count = np.bincount(ni, minlength=n)
+
+def _assign_zn_n(n_atoms: int, zn: np.ndarray, graph: _Graph):
+    """Zn–N bonds (an N within range of two Zn keeps the nearest): (zi, ni, coordination)."""
+    zi, ni, dzn = graph.zi, graph.ni, graph.dzn
+    n_count = np.bincount(ni, minlength=n_atoms)
     if (n_count > 1).any():
-        # An N with two Zn within range: keep the nearest.
         keep = np.ones(len(ni), dtype=bool)
         for a in np.flatnonzero(n_count > 1):
             rows = np.flatnonzero(ni == a)
             keep[rows[np.argsort(dzn[rows])[1:]]] = False
-        zi, ni, dzn = zi[keep], ni[keep], dzn[keep]
-    zn_idx = np.flatnonzero(is_zn)
-    zn_pos = np.full(n, -1)
-    zn_pos[zn_idx] = np.arange(len(zn_idx))
-    coordination = np.bincount(zn_pos[zi], minlength=len(zn_idx))
-    zn_of_n = np.full(n, -1)
-    zn_of_n[ni] = zi
+        zi, ni = zi[keep], ni[keep]
+    zn_pos = np.full(n_atoms, -1)
+    zn_pos[zn] = np.arange(len(zn))
+    return zi, ni, np.bincount(zn_pos[zi], minlength=len(zn))
 
-    low = coordination < 4
+
+def _warn_coordination(coordination: np.ndarray, source: str) -> None:
+    """Warn about Zn that do not have exactly four N neighbours."""
+    n = len(coordination)
+    low, high = coordination < 4, coordination > 4
     if low.any():
         warnings.warn(UnderCoordinatedZnWarning(
-            f"{source}: {int(low.sum())} of {len(zn_idx)} Zn have fewer than four N neighbours "
+            f"{source}: {int(low.sum())} of {n} Zn have fewer than four N neighbours "
             f"(coordination {sorted(set(coordination[low].tolist()))}); normal for glasses and "
-            "liquids"), stacklevel=2)
-
-    linker_zn = np.stack([zn_of_n[linkers[:, 0]], zn_of_n[linkers[:, 2]]], axis=1)
-    both = np.flatnonzero((linker_zn >= 0).all(axis=1))
-    net_edges = linker_zn[both].reshape(-1, 2)
-    bonds = np.stack([np.concatenate([ci, np.minimum(zi, ni)]),
-                      np.concatenate([cj, np.maximum(zi, ni)])], axis=1)
-    geometry = _geometry(atoms, linkers, linker_zn, bonds, both, source)
-    return ZIFTopology(
-        n_atoms=n,
-        zn=zn_idx,
-        linkers=linkers,
-        linker_zn=linker_zn,
-        role=role.astype(str),
-        bonds=bonds,
-        coordination=coordination,
-        net_edges=net_edges,
-        edge_linker=both,
-        source=source,
-        **geometry,
-    )
+            "liquids"), stacklevel=3)
+    if high.any():
+        warnings.warn(OverCoordinatedZnWarning(
+            f"{source}: {int(high.sum())} of {n} Zn have more than four N within "
+            f"{ZN_N_CUTOFF} Å (coordination {sorted(set(coordination[high].tolist()))}); "
+            "a distorted or overlapping structure?"), stacklevel=3)
 
 
-def _geometry(atoms: Atoms, linkers, linker_zn, bonds, edge_linker, source: str) -> dict:
-    """Positions-dependent parts of a topology: unwrapped linkers, ring centres and the cell
-    shifts of bonds and net edges, for the positions and cell of ``atoms``.
+def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
+    """Find Zn–N bonds, imidazolate linkers and the Zn–Zn net of a Zn(Im)2 framework.
 
-    Bonds (≤ 2.6 Å) and linkers are taken by the minimum image, valid for any cell wider
-    than about 5 Å; net edges are chained through their Zn–N bonds and linker, so they are
-    right in cells of any size.
+    Parameters
+    ----------
+    atoms: a periodic structure (positions in Å).
+    source: name used in messages; defaults to ``atoms.info["source"]``.
+
+    Raises
+    ------
+    StructureError: no periodic cell, NaN coordinates, overlapping atoms, a cell narrower
+        than twice the longest bond.
+    PerceptionError: no Zn, missing H, substituted or broken linkers, guest molecules.
+
+    Warns
+    -----
+    UnderCoordinatedZnWarning: some Zn have fewer than four N (glasses, liquids).
+    OverCoordinatedZnWarning: some Zn have more than four N.
     """
-    cell = atoms.cell.array
-    inv = np.linalg.inv(cell)
-    pos = atoms.positions
+    source = source or str(atoms.info.get("source", "structure"))
+    cell, _ = periodic_cell(atoms.cell.array, atoms.pbc, source)
+    zn = np.flatnonzero(atoms.numbers == _ZN)
+    if not len(zn):
+        _fail(f"no Zn atoms (formula {atoms.get_chemical_formula()}); not a Zn(Im)2 framework "
+              "(if read from a LAMMPS file, check the element map, type_map)", [], source)
+    graph = _covalent_graph(atoms, source)
+    _identify_linkers(atoms, graph, source)
+    linkers, role = _assign_roles(atoms, graph, source)
+    zi, ni, coordination = _assign_zn_n(len(atoms), zn, graph)
+    _warn_coordination(coordination, source)
 
-    def min_image_shift(i, j):  # shift S with r[j] + S @ cell - r[i] the shortest vector
-        return -np.rint((pos[j] - pos[i]) @ inv).astype(np.int64)
-
-    bond_shifts = min_image_shift(bonds[:, 0], bonds[:, 1])
-    ref = pos[linkers[:, 0]]
-    frac = (pos[linkers] - ref[:, None, :]) @ inv
-    unwrapped = ref[:, None, :] + (frac - np.rint(frac)) @ cell
-    if np.linalg.norm(unwrapped - ref[:, None, :], axis=2).max(initial=0) > 4.0:
-        raise StructureError("cell too small to unwrap the imidazolate rings (a cell "
-                             "vector shorter than ~5 Å?)", source)
-    centres_unwrapped = unwrapped[:, :5].mean(axis=1)
-    cfrac = centres_unwrapped @ inv
-    centres = (cfrac - np.floor(cfrac)) @ cell
-
-    def zn_to_n(z, nn):  # Zn→N bond vectors
-        return pos[nn] + min_image_shift(z, nn) @ cell - pos[z]
-
-    # Shifts from each Zn to the wrapped centre of its linkers.
-    centre_shifts = np.zeros((len(linkers), 2, 3), dtype=np.int64)
-    for k, col in enumerate((0, 2)):
-        has = np.flatnonzero(linker_zn[:, k] >= 0)
-        z, nn = linker_zn[has, k], linkers[has, col]
-        v = zn_to_n(z, nn) + (centres_unwrapped[has] - unwrapped[has, col])
-        centre_shifts[has, k] = np.rint((v - (centres[has] - pos[z])) @ inv).astype(np.int64)
-
-    # Net edges Zn(N1) — linker — Zn(N3).
-    za, zb = linker_zn[edge_linker, 0], linker_zn[edge_linker, 1]
-    n1, n3 = linkers[edge_linker, 0], linkers[edge_linker, 2]
-    v = (zn_to_n(za, n1) + (unwrapped[edge_linker, 2] - unwrapped[edge_linker, 0])
-         - zn_to_n(zb, n3))
-    net_shifts = np.rint((v - (pos[zb] - pos[za])) @ inv).astype(np.int64).reshape(-1, 3)
-    return {"cell": cell.copy(), "linker_positions": unwrapped, "centres": centres,
-            "centre_shifts": centre_shifts, "bond_shifts": bond_shifts, "net_shifts": net_shifts}
+    zn_of_n = np.full(len(atoms), -1)
+    zn_of_n[ni] = zi
+    linker_zn = np.stack([zn_of_n[linkers[:, 0]], zn_of_n[linkers[:, 2]]], axis=1)
+    edge_linker = np.flatnonzero((linker_zn >= 0).all(axis=1))
+    bonds = np.stack([np.concatenate([graph.ci, np.minimum(zi, ni)]),
+                      np.concatenate([graph.cj, np.maximum(zi, ni)])], axis=1)
+    connectivity = Connectivity(numbers=atoms.numbers.copy(), zn=zn, linkers=linkers,
+                                linker_zn=linker_zn, role=role, bonds=bonds,
+                                coordination=coordination,
+                                net_edges=linker_zn[edge_linker].reshape(-1, 2),
+                                edge_linker=edge_linker)
+    vectors, shifts = bond_vectors(atoms.positions, bonds, cell)
+    _check_width(cell, np.linalg.norm(vectors, axis=1), source)
+    return ZIFTopology(connectivity, atoms.positions, cell, source, bond_shifts=shifts)
 
 
 def annotate(atoms: Atoms, topology: ZIFTopology | None = None) -> Atoms:
     """Add per-atom arrays ``role`` (str), ``coordination`` (float, NaN off Zn) and ``linker``
     (int, -1 for Zn) to ``atoms`` in place, for colouring and filtering; returns ``atoms``."""
-    topo = topology or perceive(atoms)
+    topo = topology.at(atoms) if topology is not None else perceive(atoms)
     n = len(atoms)
-    if topo.n_atoms != n:
-        raise StructureError(f"topology is for {topo.n_atoms} atoms, structure has {n}",
-                             str(atoms.info.get("source", "structure")))
     coord = np.full(n, np.nan)
     coord[topo.zn] = topo.coordination
     linker = np.full(n, -1, dtype=int)
