@@ -258,3 +258,141 @@ def test_non_periodic_structure_is_rejected(zif4):
     molecule.pbc = False
     with pytest.raises(ZifvizError):
         label(molecule, topo)
+
+
+# ---------------------------------------------------------------------------------------
+# MOFFFCalculator: one typing, one LAMMPS instance for many frames
+# ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def md_frames(zif4):
+    """Five frames of a short NPT run (cell and positions change) of the reference cell."""
+    from zifviz.sampling import run_md
+
+    start = Atoms(zif4.numbers, positions=zif4.positions, cell=zif4.cell, pbc=True)
+    return run_md(start, "NPT", temperature=600, pressure_mpa=300, steps=40, every=10,
+                  pdamp_fs=50, progress=False)
+
+
+@needs_data
+def test_calculator_reused_equals_fresh_setup(md_frames):
+    from zifviz.mofff import MOFFFCalculator, label_frames
+
+    assert len(md_frames) == 5
+    assert not np.allclose(md_frames[0].cell.array, md_frames[-1].cell.array)
+    calc = MOFFFCalculator()
+    reused = list(label_frames(md_frames, calculator=calc))
+    assert calc.n_setups == 1 and calc.n_typings == 1 and calc.lmp is not None
+    calc.close()
+    for frame, mine in zip(md_frames, reused):
+        fresh = label(frame)
+        assert mine.info["energy"] == pytest.approx(fresh.info["energy"], rel=1e-10)
+        assert np.abs(mine.arrays["energies"] - fresh.arrays["energies"]).max() < 1e-9
+        # and the energy LAMMPS had during the MD run
+        assert mine.info["energy"] == pytest.approx(frame.info["energy"], rel=1e-9)
+        assert mine.positions == pytest.approx(frame.positions)
+
+
+@needs_data
+def test_calculator_matches_reference(zif4, reference_run):
+    from zifviz.mofff import MOFFFCalculator
+
+    ref_total, ref_per_atom = reference_run
+    atoms = zif4.copy()
+    atoms.calc = MOFFFCalculator()
+    assert atoms.get_potential_energy() / KCALMOL_TO_EV == pytest.approx(ref_total, rel=1e-6)
+    per_atom = atoms.calc.get_property("energies", atoms) / KCALMOL_TO_EV
+    assert np.abs(per_atom - ref_per_atom).max() < 1e-6
+    assert atoms.get_potential_energy() == atoms.calc.get_property("free_energy", atoms)
+    atoms.calc.close()
+
+
+@needs_data
+def test_calculator_forces_and_stress_are_derivatives(md_frames):
+    """Forces = -dE/dx and stress = dE/dε / V (ASE's convention) by central differences,
+    on a skewed, rotated cell (LAMMPS works in its own rotated frame)."""
+    from zifviz.mofff import MOFFFCalculator
+
+    atoms = md_frames[-1].copy()
+    atoms.set_cell(np.array([[1, 1, 0], [0, 1, 0], [1, 0, 1]]) @ atoms.cell.array,
+                   scale_atoms=False)
+    atoms.wrap()
+    atoms.rotate(37, "x", rotate_cell=True)
+    calc = MOFFFCalculator()
+    atoms.calc = calc
+    forces = atoms.get_forces()
+    stress = atoms.get_stress(voigt=False)
+    h = 1e-4
+    for i in (0, 17, 100):
+        for k in range(3):
+            e = []
+            for sign in (1, -1):
+                moved = atoms.copy()
+                moved.positions[i, k] += sign * h
+                e.append(calc.evaluate(moved)["energy"])
+            assert forces[i, k] == pytest.approx(-(e[0] - e[1]) / (2 * h), abs=2e-4, rel=1e-3)
+    volume = atoms.get_volume()
+    for i, j in ((0, 0), (1, 1), (2, 2), (0, 1), (1, 2), (0, 2)):
+        e = []
+        for sign in (1, -1):
+            eps = np.zeros((3, 3))
+            eps[i, j] += sign * h / 2
+            eps[j, i] += sign * h / 2
+            strained = atoms.copy()
+            strained.set_cell(atoms.cell.array @ (np.eye(3) + eps), scale_atoms=True)
+            e.append(calc.evaluate(strained)["energy"])
+        # Ewald picks its k-vectors per box: 1e-3 of agreement, not better
+        assert stress[i, j] == pytest.approx((e[0] - e[1]) / (2 * h) / volume, rel=1e-2, abs=2e-5)
+    assert calc.n_setups == 1
+    calc.close()
+
+
+@needs_data
+def test_calculator_checks_reuse(zif4):
+    """A frame that does not fit the last topology is perceived anew (right energy) or, with a
+    fixed topology, refused: never a silent wrong energy."""
+    from zifviz.errors import StructureError, TopologyMismatchError
+    from zifviz.mofff import MOFFFCalculator, check_fits
+    from zifviz.topology import perceive
+
+    atoms = Atoms(zif4.numbers, positions=zif4.positions, cell=zif4.cell, pbc=True)
+    calc = MOFFFCalculator()
+    e0 = calc.evaluate(atoms)["energy"]
+    order = np.random.default_rng(0).permutation(len(atoms))
+    shuffled = atoms[order]
+    result = calc.evaluate(shuffled)
+    assert result["energy"] == pytest.approx(e0, rel=1e-9)
+    assert np.allclose(result["energies"], calc.evaluate(atoms)["energies"][order])
+    assert calc.n_typings == 2  # the reordered frame has another connectivity...
+    assert calc.n_setups == 3   # ...and LAMMPS was set up again each time it changed
+    calc.close()
+
+    topo = perceive(atoms)
+    fixed = MOFFFCalculator(topology=topo)
+    assert fixed.evaluate(atoms)["energy"] == pytest.approx(e0, rel=1e-12)
+    with pytest.raises(StructureError):
+        fixed.evaluate(shuffled)
+    swapped = atoms.copy()  # two Zn swapped: same elements, bonds of 5+ Å
+    zn = np.flatnonzero(atoms.numbers == 30)
+    swapped.positions[[zn[0], zn[5]]] = swapped.positions[[zn[5], zn[0]]]
+    with pytest.raises(TopologyMismatchError, match="longer|fit"):
+        fixed.evaluate(swapped)
+    fixed.close()
+    with pytest.raises(TopologyMismatchError, match="element"):
+        check_fits(shuffled, assign_types(atoms, topo), "x")
+
+
+@needs_data
+def test_label_uses_calculator_and_mofff_reuses_it(md_frames):
+    from zifviz.mofff import MOFFFCalculator
+
+    ff = MOFFF()
+    first = ff.label(md_frames[0])
+    second = ff.label(md_frames[1])
+    assert ff._calculator.n_setups == 1 and ff._calculator.n_typings == 1
+    ff.close()
+    assert ff._calculator is None
+    calc = MOFFFCalculator()
+    assert label(md_frames[1], calculator=calc).info["energy"] == pytest.approx(
+        second.info["energy"], rel=1e-10)
+    assert first.info["forcefield"] == "MOF-FF" and "energies" in first.arrays
+    calc.close()
