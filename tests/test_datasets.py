@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sysconfig
+import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,6 +78,102 @@ def test_demo_sha_mismatch_is_reported(tmp_path, monkeypatch):
         datasets.load_demo("energies")
     with pytest.raises(DataError, match="zifviz build-demo"):
         datasets.load_demo("phases")
+
+
+def test_load_demo_is_lazy_and_queryable():
+    t0 = time.perf_counter()
+    ds = datasets.load_demo("phases")
+    sub = ds.query("phase == 'liquid' and source_set == 'NVT'")
+    first = sub[0]
+    elapsed = time.perf_counter() - t0
+    assert isinstance(ds, datasets.DemoSet) and isinstance(sub, datasets.DemoSet)
+    info = ds.frames_info
+    assert len(info) == len(ds) == 608
+    manifest = json.loads((datasets.demo_dir() / "MANIFEST.json").read_text())["phases"]
+    for (phase, source), n in info.groupby(["phase", "source_set"], observed=True)["n_zn"].sum().items():
+        assert n == manifest["Zn environments"][phase][source]
+    assert set(sub.frames_info["phase"]) == {"liquid"} and len(sub) == 42
+    assert first.info["frame"] == sub.frames[0] == sub.frames_info.index[0]
+    assert first.info["source_file"] == str(ds.path)
+    assert elapsed < 10  # generous (loaded CI); bench_demo.py measures it against a full load
+    # frames_info agrees with the frames themselves
+    for atoms, (_, row) in zip(sub[::10], sub.frames_info.iloc[::10].iterrows()):
+        assert atoms.info["phase"] == row["phase"] and atoms.info["step"] == row["step"]
+        assert atoms.info["energy"] == pytest.approx(row["energy"])
+        assert len(atoms) == row["n_atoms"] and int((atoms.numbers == 30).sum()) == row["n_zn"]
+        assert atoms.get_volume() == pytest.approx(row["volume"])
+        assert atoms.arrays["energies"].sum() == pytest.approx(row["energy"], abs=1e-5)
+
+
+def test_demo_set_indexing():
+    ds = datasets.load_demo("energies")
+    assert len(ds[10:20]) == 10 and isinstance(ds[10:20], datasets.DemoSet)
+    assert ds[10:20][3].info["frame"] == ds[13].info["frame"] == 13
+    assert ds[-1].info["frame"] == len(ds) - 1
+    picked = ds[[5, 2, 5]]
+    assert list(picked.frames) == [5, 2, 5]
+    mask = (ds.frames_info["framework"] == "ZIF-zni").to_numpy()
+    zni = ds[mask]
+    assert len(zni) == mask.sum() and {a.info["framework"] for a in zni} == {"ZIF-zni"}
+    assert [a.info["frame"] for a in ds[3:6]] == [3, 4, 5]
+    assert np.allclose(list(ds[3:4])[0].positions, ds[3].positions)
+    assert ds.frames_info["framework"].dtype == "category"
+    with pytest.raises(IndexError):
+        ds[len(ds)]
+    with pytest.raises(IndexError):
+        ds[np.ones(3, dtype=bool)]
+    with pytest.raises(TypeError):
+        ds["phase"]
+    with pytest.raises(DataError, match="columns are"):
+        ds.query("no_such_column > 1")
+    with pytest.raises(DataError, match="not a condition"):
+        ds.query("step + 1")
+
+
+def test_phases_frames_name_their_framework():
+    """The phases set records the framework an MD run started from; the DemoSet calls it
+    framework, like the energies set."""
+    ds = datasets.load_demo("phases")
+    cp = ds.query("phase == 'ZIF-4-cp'")
+    assert set(cp.frames_info["framework"]) == {"ZIF-4"}
+    assert cp[0].info["framework"] == "ZIF-4"
+
+
+def test_demo_dir_prefers_the_environment_then_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.delenv(datasets.DEMO_ENV, raising=False)
+    root = datasets.checkout_root()
+    assert root is not None and datasets.demo_dir() == root / "data"
+    monkeypatch.setenv(datasets.DEMO_ENV, str(tmp_path))
+    assert datasets.demo_dir() == tmp_path
+
+
+def test_build_demo_writes_only_where_it_should(tmp_path):
+    from zifviz.build_demo import output_folder
+
+    assert output_folder(None) == datasets.checkout_root() / "data"
+    assert output_folder(tmp_path / "new") == (tmp_path / "new").resolve()
+    site = Path(sysconfig.get_paths()["purelib"])
+    with pytest.raises(SystemExit, match="inside installed packages"):
+        output_folder(site / "zifviz" / "data")
+
+
+def test_demo_gzip_is_reproducible_and_atomic(tmp_path):
+    from zifviz.build_demo import _gzip_text
+
+    paths = [tmp_path / "a.extxyz.gz", tmp_path / "b.extxyz.gz"]
+    for path in paths:
+        with _gzip_text(path) as fh:
+            fh.write("1\nProperties=species:S:1:pos:R:3\nZn 0 0 0\n")
+    data = [p.read_bytes() for p in paths]
+    assert data[0] == data[1]
+    assert data[0][3] & 0x08 == 0  # no file name in the gzip header
+    assert data[0][4:8] == b"\0\0\0\0"  # no time stamp
+    failed = tmp_path / "c.extxyz.gz"
+    with pytest.raises(RuntimeError):
+        with _gzip_text(failed) as fh:
+            fh.write("half a frame")
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.extxyz.gz", "b.extxyz.gz"]
 
 
 def test_build_recipe_smoke(tmp_path, shared_data):

@@ -15,6 +15,7 @@ from .errors import (DataError, PerceptionError, StructureError, StructureFileEr
 from .errors import OverCoordinatedZnWarning, TopologyMismatchError
 from .io import Trajectory, iread, read, write
 from .topology import ZIFTopology, annotate, perceive
+from .environments import environment_table, locate, structure_id
 
 __version__ = "0.1.0"
 
@@ -24,4 +25,5 @@ __all__ = [
     "annotate", "bead_atoms", "coarse_grain", "iread", "linker_energies", "local_energies",
     "net_bonds", "perceive", "read", "write",
     "OverCoordinatedZnWarning", "TopologyMismatchError",
+    "environment_table", "locate", "structure_id",
 ]

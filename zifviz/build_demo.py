@@ -25,7 +25,10 @@ makes ten times the frames. How each set is made:
     strongly distorted but fully bonded network, not a liquid whose Zn–N bonds break and
     re-form. Phases are balanced by the number of Zn environments per phase and source.
 
-Both sets are gzip-compressed extxyz; ``data/MANIFEST.json`` records sizes and SHA-256.
+Both sets are gzip-compressed extxyz, written atomically with reproducible gzip headers (no
+file name, no time stamp); ``MANIFEST.json`` records sizes and SHA-256. ``--out`` names the
+folder; it defaults to the checkout's ``data/`` only when zifviz runs from a checkout (an
+installed zifviz needs ``--out``), and never points into an installed package.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ import argparse
 import contextlib
 import gzip
 import io
-import hashlib
 import json
 import os
+import sysconfig
 import time
 import warnings
 from pathlib import Path
@@ -47,13 +50,12 @@ from ase import Atoms
 
 from . import sampling
 from .coarse import coarse_grain
-from .datasets import citation, fetch_structure
+from .datasets import _sha256, checkout_root, citation, fetch_structure
 from .decorate import decorate
 from .errors import UnderCoordinatedZnWarning
 from .io import read
 from .nets import build_net
-
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+from .storage import atomic_write
 
 PUBLIC = {
     "ZIF-4": "widmer2019/ZIF4-FixedCell.cif",
@@ -110,8 +112,10 @@ def energy_frameworks(names=None) -> dict[str, Atoms]:
 
 @contextlib.contextmanager
 def _gzip_text(path: Path):
-    """A text stream into a reproducible gzip file (no name or time stamp in the header)."""
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz, \
+    """A text stream into a reproducible gzip file (no name or time stamp in the header),
+    written atomically: ``path`` appears complete when the block ends, or not at all."""
+    with atomic_write(path, "wb") as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz, \
             io.TextIOWrapper(gz, encoding="utf-8") as fh:
         yield fh
 
@@ -133,9 +137,8 @@ def build_energies(out: Path, size: str = "demo", seed: int = 1, names=None) -> 
     frameworks = energy_frameworks(names)
     zni = frameworks["ZIF-zni"] if "ZIF-zni" in frameworks else energy_frameworks(["ZIF-zni"])["ZIF-zni"]
     zni_ref = float(zni.info["energy"]) / int((zni.symbols == "Zn").sum())
-    tmp = out.with_name(out.name + ".tmp")
     counts = {}
-    with _gzip_text(tmp) as fh:
+    with _gzip_text(out) as fh:
         for k, (name, atoms) in enumerate(frameworks.items()):
             n_zn = int((atoms.symbols == "Zn").sum())
             # ~64 (demo) frames of 16-Zn frameworks; fewer for bigger cells, more for small ones
@@ -149,7 +152,6 @@ def build_energies(out: Path, size: str = "demo", seed: int = 1, names=None) -> 
                                  steps=40 * (n_frames - n_rattle), every=40,
                                  seed=seed + k, progress=False)
             counts[name] += _append(fh, md, info)
-    os.replace(tmp, out)
     return {"Zn environments": counts, "total Zn environments": sum(counts.values()),
             "seconds": round(time.perf_counter() - t0, 1)}
 
@@ -180,9 +182,8 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1,
         pass
     cp.info["source"] = "ZIF-4 compressed at 200 MPa"
     relaxed["ZIF-4-cp"] = cp
-    tmp = out.with_name(out.name + ".tmp")
     counts: dict[str, dict[str, int]] = {}
-    with _gzip_text(tmp) as fh:
+    with _gzip_text(out) as fh:
         for k, (phase, (starts, temperature, pressure)) in enumerate(PHASE_RECIPES.items()):
             counts[phase] = {}
             for source in ("NPT", "NVT"):
@@ -200,20 +201,46 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1,
                     n_zn += _append(fh, kept, {"phase": phase, "source_set": source,
                                                "start": start_name})
                 counts[phase][source] = n_zn
-    os.replace(tmp, out)
     return {"Zn environments": counts, "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _installed_trees() -> list[Path]:
+    """Folders of installed packages (site-packages and the installed zifviz)."""
+    trees = {Path(__file__).resolve().parent} if checkout_root() is None else set()
+    for key in ("purelib", "platlib"):
+        try:
+            trees.add(Path(sysconfig.get_paths()[key]).resolve())
+        except (KeyError, OSError):
+            pass
+    return sorted(trees)
+
+
+def output_folder(out: str | os.PathLike | None) -> Path:
+    """Where ``build-demo`` writes: ``out``, or the checkout's ``data/`` when zifviz runs from
+    a checkout. Never a folder inside installed packages (site-packages)."""
+    if out is None:
+        root = checkout_root()
+        if root is None:
+            raise SystemExit("zifviz build-demo: this zifviz is installed, not a checkout; pass "
+                             "--out FOLDER (then point ZIFVIZ_DEMO_DIR at it to load the sets)")
+        return root / "data"
+    folder = Path(out).expanduser().resolve()
+    for tree in _installed_trees():
+        if folder == tree or tree in folder.parents:
+            raise SystemExit(f"zifviz build-demo: --out {out} is inside installed packages "
+                             f"({tree}); choose a folder of your own")
+    return folder
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="zifviz build-demo", description=__doc__.split("\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="demo")
-    parser.add_argument("--out", type=Path, default=DATA_DIR)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder to write to (default: data/ of the checkout zifviz runs "
+                             "from; required for an installed zifviz)")
     parser.add_argument("--only", choices=["energies", "phases"], default=None)
     args = parser.parse_args(argv)
+    args.out = output_folder(args.out)
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.size == "demo" else f"-{args.size}"
     manifest_path = args.out / f"MANIFEST{suffix}.json"
@@ -230,9 +257,8 @@ def main(argv=None) -> int:
         # read just before writing, so builds of the two sets may run side by side
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
         manifest[name] = summary
-        tmp = manifest_path.with_name(f"{manifest_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-        os.replace(tmp, manifest_path)
+        with atomic_write(manifest_path) as fh:
+            fh.write(json.dumps(manifest, indent=1) + "\n")
     return 0
 
 

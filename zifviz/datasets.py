@@ -9,9 +9,17 @@ into the user cache with :mod:`pooch`, checking its SHA-256. When the environmen
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ase import Atoms
 
 from .errors import DataError
 
@@ -143,12 +151,33 @@ def list_reference_files(kind: str = "structures") -> list[str]:
 
 DEMO_ENV = "ZIFVIZ_DEMO_DIR"
 DEMO_SETS = ("energies", "phases")
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def checkout_root() -> Path | None:
+    """The repository this zifviz is imported from (a git checkout or an unpacked source
+    tree), or None for an installed copy (a wheel, ``pip install .``)."""
+    root = _PACKAGE.parent
+    pyproject = root / "pyproject.toml"
+    try:
+        is_ours = pyproject.is_file() and 'name = "zifviz"' in pyproject.read_text()
+    except OSError:
+        return None
+    return root if is_ours and (root / "data").is_dir() else None
 
 
 def demo_dir() -> Path:
-    """Directory of the demo datasets: ``$ZIFVIZ_DEMO_DIR`` or the repository's ``data/``."""
+    """Folder of the demo datasets.
+
+    ``$ZIFVIZ_DEMO_DIR`` when set; else the checkout's ``data/`` when zifviz runs from a
+    checkout (also an editable install); else the copy installed with the package
+    (``zifviz/data/``, put there when a wheel is built).
+    """
     env = os.environ.get(DEMO_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
+    if env:
+        return Path(env)
+    root = checkout_root()
+    return root / "data" if root is not None else _PACKAGE / "data"
 
 
 def demo_path(name: str, size: str = "demo") -> Path:
@@ -172,12 +201,173 @@ def demo_path(name: str, size: str = "demo") -> Path:
     return path
 
 
-def load_demo(name: str, size: str = "demo") -> list:
-    """Frames of a demo dataset (``"energies"`` or ``"phases"``) as a list of ASE Atoms.
+def load_demo(name: str, size: str = "demo") -> "DemoSet":
+    """A demo dataset (``"energies"`` or ``"phases"``) as a lazy :class:`DemoSet`.
 
-    Works offline: the demo sets ship in ``data/``. Per-atom MOF-FF energies (eV) are in
+    Metadata first (``.frames_info``, one row per frame), frames on demand (``ds[i]``,
+    iteration, slicing) and selection by query (``ds.query("phase == 'liquid'")``). Works
+    offline: the demo sets ship with zifviz. Per-atom MOF-FF energies (eV) are in
     ``atoms.arrays["energies"]``; see :mod:`zifviz.build_demo` for how each set was made.
     """
-    from .io import iread
+    return DemoSet.open(demo_path(name, size), name=name)
 
-    return list(iread(demo_path(name, size), format="extxyz"))
+
+class _DemoFile:
+    """One demo file: every frame's header and byte range, read once; frames parsed on demand.
+
+    The gzip file (11-16 MB of text) is decompressed into memory in one go (about 0.1 s) and
+    split into frames with the (ext)xyz scanner of :mod:`zifviz.frames`; only the frames asked
+    for go through ASE's parser.
+    """
+
+    def __init__(self, path: Path):
+        from ase.io.extxyz import key_val_str_to_dict
+
+        from .frames import iter_xyz_blocks
+
+        self.path = path
+        with gzip.open(path, "rb") as fh:
+            blocks = list(iter_xyz_blocks(io.BytesIO(fh.read())))
+        bad = [b for b in blocks if b.problem]
+        if bad:
+            raise DataError(f"frame {len(blocks) - 1}: {bad[0].problem}; rebuild it with "
+                            "zifviz build-demo", str(path))
+        self._blocks = [b.data for b in blocks]
+        rows = []
+        for i, data in enumerate(self._blocks):
+            head, comment = data.split(b"\n", 2)[:2]
+            info = key_val_str_to_dict(comment.decode())
+            lattice = np.asarray(info.pop("Lattice", np.zeros(9)), dtype=float).reshape(3, 3)
+            info.pop("Properties", None)
+            info.pop("pbc", None)
+            info = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in info.items()
+                    if np.ndim(v) == 0}
+            if "framework" not in info and "start" in info:
+                info["framework"] = info["start"]  # the phases set: framework a run started from
+            rows.append({"frame": i, "n_atoms": int(head), "n_zn": data.count(b"\nZn "),
+                         "volume": abs(float(np.linalg.det(lattice))), **info,
+                         "source_file": str(path)})
+        from .environments import CATEGORIES, categorical
+
+        table = pd.DataFrame(rows).set_index("frame", drop=False)
+        table.index.name = None
+        for key, known in CATEGORIES.items():
+            if key in table:
+                table[key] = categorical(table[key], known)
+        self.frames_info = table
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def frame(self, i: int) -> Atoms:
+        import ase.io
+
+        try:
+            atoms = ase.io.read(io.StringIO(self._blocks[i].decode()), format="extxyz")
+        except Exception as exc:
+            raise DataError(f"frame {i} cannot be read ({exc})", str(self.path)) from exc
+        results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
+        if "energies" in results:
+            atoms.arrays["energies"] = np.asarray(results["energies"], dtype=float)
+        if "energy" in results:
+            atoms.info["energy"] = float(results["energy"])
+        atoms.calc = None
+        row = self.frames_info.iloc[i]
+        atoms.info.setdefault("framework", row.get("framework"))
+        atoms.info["frame"] = i
+        atoms.info["source_file"] = str(self.path)
+        return atoms
+
+
+_OPEN: dict[tuple, _DemoFile] = {}
+
+
+class DemoSet(Sequence):
+    """A demo dataset, lazily: metadata for every frame at once, frames only when asked for.
+
+    * ``frames_info``: a pandas DataFrame, one row per frame of this set (index: the frame's
+      index in the file), with ``frame``, ``n_atoms``, ``n_zn``, ``volume`` (Å³), every
+      header key of the extxyz file (``phase``, ``source_set``, ``framework``, ``ensemble``,
+      ``temperature``, ``pressure``, ``step``, ``time``, ``energy``, ...) and ``source_file``.
+    * ``ds[i]`` -> ASE Atoms (``info["frame"]``, ``info["source_file"]`` set); ``ds[i:j:k]``,
+      ``ds[[i, j]]`` or ``ds[mask]`` -> a lazy DemoSet subset; ``len(ds)``, iteration.
+    * ``ds.query("phase == 'liquid' and source_set == 'NVT'")`` -> a lazy subset
+      (:meth:`pandas.DataFrame.query` on ``frames_info``).
+
+    Subsets share the file's index, so making them costs nothing; frames are parsed on access
+    (a few ms each for the demo sets) and not kept.
+    """
+
+    def __init__(self, store: _DemoFile, rows=None, name: str = ""):
+        self._store = store
+        self._rows = np.arange(len(store)) if rows is None else np.asarray(rows, dtype=np.int64)
+        self.name = name
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, name: str | None = None) -> "DemoSet":
+        """Open a demo file (gzip extxyz as written by ``zifviz build-demo``); the file's
+        index is kept for the session (until the file changes)."""
+        path = Path(path).resolve()
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        store = _OPEN.get(key)
+        if store is None:
+            store = _OPEN[key] = _DemoFile(path)
+        return cls(store, name=name or path.name.split(".")[0])
+
+    @property
+    def path(self) -> Path:
+        return self._store.path
+
+    @property
+    def frames(self) -> np.ndarray:
+        """Index in the file of each frame of this set."""
+        return self._rows.copy()
+
+    @property
+    def frames_info(self) -> pd.DataFrame:
+        return self._store.frames_info.iloc[self._rows]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _subset(self, rows) -> "DemoSet":
+        return DemoSet(self._store, rows, self.name)
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            n = len(self._rows)
+            if not -n <= key < n:
+                raise IndexError(f"frame {key} out of range for {n} frames of {self.name}")
+            return self._store.frame(int(self._rows[key]))
+        if isinstance(key, slice):
+            return self._subset(self._rows[key])
+        key = np.asarray(key)
+        if key.dtype == bool:
+            if key.shape != self._rows.shape:
+                raise IndexError(f"boolean mask of length {len(key)} for {len(self)} frames")
+            return self._subset(self._rows[key])
+        if key.dtype.kind in "iu":
+            return self._subset(self._rows[key])
+        raise TypeError(f"DemoSet indices must be integers, slices, integer arrays or boolean "
+                        f"masks, not {type(key).__name__}")
+
+    def __iter__(self) -> Iterator[Atoms]:
+        for i in self._rows:
+            yield self._store.frame(int(i))
+
+    def query(self, expr: str, **kwargs) -> "DemoSet":
+        """The frames whose ``frames_info`` rows satisfy ``expr`` (pandas query syntax)."""
+        try:
+            mask = self.frames_info.eval(expr, **kwargs)
+        except Exception as exc:
+            raise DataError(f"query {expr!r} failed: {exc}; columns are "
+                            f"{', '.join(map(str, self.frames_info.columns))}",
+                            str(self.path)) from None
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.shape != self._rows.shape:
+            raise DataError(f"query {expr!r} is not a condition on each frame", str(self.path))
+        return self._subset(self._rows[mask])
+
+    def __repr__(self) -> str:
+        return f"DemoSet({self.name!r}, frames={len(self)}, Zn={int(self.frames_info['n_zn'].sum())})"
