@@ -167,3 +167,280 @@ def test_non_periodic_xyz_file(tmp_path, zif4):
     atoms = zifviz.read(path)
     with pytest.raises(StructureError, match="plain.xyz: no periodic cell"):
         zifviz.perceive(atoms)
+
+
+# ---- connectivity and checked reuse (issue 6) -----------------------------------------------
+
+from zifviz.errors import OverCoordinatedZnWarning, TopologyMismatchError  # noqa: E402
+from zifviz.topology import Connectivity, covalent_bonds  # noqa: E402
+
+
+def _rattled(atoms, scale, seed=0):
+    out = atoms.copy()
+    out.positions += np.random.default_rng(seed).normal(scale=scale, size=out.positions.shape)
+    return out
+
+
+def test_connectivity_is_frozen_hashable_and_frame_independent(zif4):
+    topo = zifviz.perceive(zif4)
+    conn = topo.connectivity
+    assert isinstance(conn, Connectivity) and len(conn.key) == 16
+    int(conn.key, 16)  # hex
+    with pytest.raises(AttributeError):
+        conn.zn = np.arange(3)
+    with pytest.raises(ValueError):
+        conn.bonds[0, 0] = 5  # read-only arrays
+    # the same framework shifted, re-wrapped and rattled: equal connectivity, one dict key
+    other = _rattled(zif4, 0.03)
+    other.positions += [3.0, 1.0, 7.5]
+    other.wrap()
+    again = zifviz.perceive(other).connectivity
+    assert again == conn and hash(again) == hash(conn) and {conn: 1}[again] == 1
+    # another framework or another atom order: different
+    reordered = zif4[np.r_[1, 0, 2:len(zif4)]]
+    assert zifviz.perceive(reordered).connectivity != conn
+    # reuse keeps the connectivity object
+    assert topo.at(other).connectivity is conn
+
+
+def test_geometry_is_computed_only_when_asked(zif4):
+    topo = zifviz.perceive(zif4).at(_rattled(zif4, 0.05))
+    assert "_centres" not in topo.__dict__ and "net_shifts" not in topo.__dict__
+    topo.net_shifts
+    assert "_centres" not in topo.__dict__ and "linker_positions" not in topo.__dict__
+
+
+def test_reuse_refuses_reordered_atoms(zif4):
+    topo = zifviz.perceive(zif4)
+    order = np.random.default_rng(1).permutation(len(zif4))
+    frame = zif4[order]
+    frame.info.update(source_file="traj.extxyz", frame=7)
+    with pytest.raises(TopologyMismatchError, match=r"traj.extxyz frame 7: atom \d+ is [A-Z][a-z]? "
+                       r"here but [A-Z][a-z]? in the topology") as err:
+        topo.at(frame)
+    assert isinstance(err.value, StructureError)
+    with pytest.raises(TopologyMismatchError, match="in another order"):
+        zifviz.coarse_grain(frame, "AB2", topo)
+    # a permutation among atoms of one element keeps the numbers but not the bonds
+    h = np.flatnonzero(zif4.numbers == 1)
+    order = np.arange(len(zif4))
+    order[h] = np.roll(h, 5)
+    with pytest.raises(TopologyMismatchError, match=r"H \d+ is .* Å apart \(bond up to"):
+        topo.at(zif4[order])
+
+
+def test_reuse_refuses_a_duplicated_atom(zif4):
+    topo = zifviz.perceive(zif4)
+    with pytest.raises(TopologyMismatchError, match="topology is for 272 atoms, frame has 273"):
+        topo.at(zif4 + zif4[[5]])
+    frame = zif4.copy()
+    c = np.flatnonzero(zif4.numbers == 6)
+    frame.positions[c[3]] = frame.positions[c[10]]  # atom c[3] duplicates atom c[10]
+    with pytest.raises(TopologyMismatchError, match=f"bonds of the topology .*C {c[3]}"):
+        topo.at(frame)
+    with pytest.raises(TopologyMismatchError):
+        zifviz.net_bonds(topo, "A", atoms=frame)
+
+
+def test_reuse_refuses_swapped_zn(zif4):
+    zif4.info["source"] = "frame0.cif"
+    topo = zifviz.perceive(zif4)
+    frame = zif4.copy()
+    a, b = topo.zn[0], topo.zn[3]
+    frame.positions[[a, b]] = frame.positions[[b, a]]
+    frame.info["source"] = "swapped.cif"
+    with pytest.raises(TopologyMismatchError,
+                       match=r"swapped.cif: \d+ bonds of the topology \(topology of frame0.cif\) do not "
+                             r"fit this frame: (Zn \d+–N \d+|N \d+–Zn \d+) is \d+\.\d\d Å apart "
+                             r"\(bond up to 3.50 Å\)"):
+        topo.at(frame)
+    frame.arrays["energies"] = np.ones(len(frame))
+    with pytest.raises(TopologyMismatchError):
+        zifviz.coarse_grain(frame, "A", topo)
+
+
+def test_reuse_refuses_frames_without_cell_or_with_nan(zif4):
+    topo = zifviz.perceive(zif4)
+    flat = Atoms(zif4.get_chemical_symbols(), positions=zif4.positions)
+    with pytest.raises(StructureError, match="no periodic cell"):
+        topo.at(flat)
+    singular = zif4.copy()
+    singular.cell[2] = singular.cell[0]
+    with pytest.raises(StructureError, match="degenerate|no periodic cell"):
+        topo.at(singular)
+    nan = zif4.copy()
+    nan.positions[[4, 9]] = np.nan
+    with pytest.raises(StructureError, match="2 atoms have NaN coordinates"):
+        topo.at(nan)
+    with pytest.raises(StructureError, match="2 atoms have NaN coordinates"):
+        zifviz.perceive(nan)
+
+
+def test_reuse_accepts_noisy_6x6x6_and_strained_cells(zif4):
+    big = zif4.repeat(6)
+    topo = zifviz.perceive(big)
+    noisy = _rattled(big, 0.15, seed=2)
+    noisy.wrap()
+    assert noisy.cell.lengths().min() > 92  # "a 92 Å cell"
+    reused = topo.at(noisy)
+    # net edges through the chained bonds are Zn···Zn distances (~6 Å), whatever the wrapping
+    ev = (noisy.positions[reused.net_edges[:, 1]] + reused.net_shifts @ noisy.cell.array
+          - noisy.positions[reused.net_edges[:, 0]])
+    assert np.linalg.norm(ev, axis=1).max() < 8.0
+    assert len(zifviz.coarse_grain(noisy, "AB2", topo)) == 3456 + 6912
+    # a cell sheared and stretched by 8 %, atoms following
+    strained = zif4.copy()
+    strained.set_cell(zif4.cell.array @ np.array([[1.08, 0.05, 0], [0, 0.95, 0.04], [0, 0, 1.06]]),
+                      scale_atoms=True)
+    t = zifviz.perceive(zif4).at(strained)
+    assert np.linalg.norm(t.linker_positions[:, 0] - t.linker_positions[:, 1], axis=1).max() < 1.7
+
+
+def test_cell_too_small_is_refused_only_below_twice_the_longest_bond():
+    from zifviz.geometry import cell_widths, require_width
+
+    cell = np.diag([10.0, 4.0, 8.0]) + np.array([[0, 0, 0], [3.0, 0, 0], [0, 0, 0]])
+    assert cell_widths(cell).min() == pytest.approx(4.0)
+    require_width(cell, 1.99)
+    with pytest.raises(StructureError, match=r"narrowest width 4.00 Å is below twice the longest "
+                                             r"bond \(2.10 Å\)"):
+        require_width(cell, 2.1)
+
+
+def test_minimum_image_is_exact_below_half_the_width():
+    from zifviz.geometry import minimum_image
+
+    rng = np.random.default_rng(0)
+    cell = np.array([[10.0, 0, 0], [6.0, 9.0, 0], [-3.0, 4.0, 8.0]])
+    from zifviz.geometry import cell_widths
+    half = cell_widths(cell).min() / 2
+    v = rng.normal(size=(500, 3))
+    v *= (rng.uniform(0, 0.999 * half, size=500) / np.linalg.norm(v, axis=1))[:, None]
+    images = v + rng.integers(-3, 4, size=(500, 3)) @ cell
+    back, shifts = minimum_image(images, cell)
+    np.testing.assert_allclose(back, v, atol=1e-9)
+    np.testing.assert_allclose(images + shifts @ cell, v, atol=1e-9)
+
+
+# ---- one definition of a bond ----------------------------------------------------------------
+
+def test_covalent_bonds_match_perception(zif4):
+    topo = zifviz.perceive(zif4)
+    pairs, shifts = covalent_bonds(zif4)
+    assert {tuple(p) + tuple(s) for p, s in zip(pairs.tolist(), shifts.tolist())} == \
+        {tuple(p) + tuple(s) for p, s in zip(topo.bonds.tolist(), topo.bond_shifts.tolist())}
+
+
+def test_covalent_bonds_of_non_zif_structures():
+    from ase.build import bulk
+
+    ethanol = molecule("CH3CH2OH")  # no cell at all
+    pairs, shifts = covalent_bonds(ethanol)
+    assert len(pairs) == 8 and not shifts.any()
+    si = bulk("Si")  # a 2-atom primitive cell, narrower than the bonds' images
+    pairs, shifts = covalent_bonds(si)
+    v = si.positions[pairs[:, 1]] + shifts @ si.cell.array - si.positions[pairs[:, 0]]
+    assert len(pairs) == 4 and np.allclose(np.linalg.norm(v, axis=1), 2.3516, atol=1e-3)
+    nan = ethanol.copy()
+    nan.positions[0] = np.nan
+    with pytest.raises(StructureError, match="NaN"):
+        covalent_bonds(nan)
+
+
+# ---- perception defects ------------------------------------------------------------------------
+
+def _substituted(atoms, topo, linkers, column, what):
+    """ZIF-4 with the H in ``column`` (5 = H2, 6 = H4) of ``linkers`` replaced by Cl, Br or CH3
+    along its C–H bond."""
+    out = atoms.copy()
+    carbon = {5: 1, 6: 3, 7: 4}[column]
+    extra = []
+    for link in linkers:
+        h, c = topo.linkers[link, column], topo.linkers[link, carbon]
+        u = topo.linker_positions[link, column] - topo.linker_positions[link, carbon]
+        u /= np.linalg.norm(u)
+        if what == "CH3":
+            cm = atoms.positions[c] + 1.50 * u
+            out.numbers[h], out.positions[h] = 6, cm
+            p = np.cross(u, [0.3, 0.5, 0.8])
+            p /= np.linalg.norm(p)
+            q = np.cross(u, p)
+            for k in range(3):
+                a = 2 * np.pi * k / 3
+                extra.append(cm + 1.09 * (0.334 * u + 0.943 * (np.cos(a) * p + np.sin(a) * q)))
+        else:
+            z, d = {"Cl": (17, 1.73), "Br": (35, 1.89)}[what]
+            out.numbers[h], out.positions[h] = z, atoms.positions[c] + d * u
+    if extra:
+        out += Atoms(["H"] * len(extra), positions=extra)
+    out.wrap()
+    return out
+
+
+@pytest.mark.parametrize("what, name, formula", [
+    ("CH3", "methylimidazolate", "C4H5N2"), ("Cl", "chloroimidazolate", "C3H2ClN2"),
+    ("Br", "bromoimidazolate", "C3H2BrN2")])
+def test_substituted_linkers_are_named(zif4, what, name, formula):
+    topo = zifviz.perceive(zif4)
+    one = _substituted(zif4, topo, [3], 5, what)
+    with pytest.raises(PerceptionError, match=rf"sub.cif: 1 2-{name} linker \({formula}, ZIF-8"
+                       r"(-Cl|-Br)?-like\) is not supported: zifviz handles unsubstituted "
+                       r"imidazolate, Zn\(C3H3N2\)2"):
+        zifviz.perceive(one, source="sub.cif")
+    four = _substituted(zif4, topo, range(32), 6, what)  # on C4 of every linker
+    with pytest.raises(PerceptionError, match=rf"\d+ 4-{name} linkers \({formula}\) are not supported"):
+        zifviz.perceive(four)
+
+
+def test_zif8_like_framework_is_named(zif4):
+    """Every linker 2-methylated: a ZIF-8-like Zn(mIm)2 on the ZIF-4 net."""
+    topo = zifviz.perceive(zif4)
+    mim = _substituted(zif4, topo, range(32), 5, "CH3")
+    assert mim.get_chemical_formula() == "C128H160N64Zn16"
+    with pytest.raises(PerceptionError, match=r"\d\d 2-methylimidazolate linkers \(C4H5N2, "
+                                              r"ZIF-8-like\) are not supported"):
+        zifviz.perceive(mim)
+
+
+def test_five_coordinated_zn_warns(zif4):
+    """An extra imidazolate whose N sits 2.1 Å from a Zn, through the face opposite one of its
+    bonds: that Zn has five N."""
+    topo = zifviz.perceive(zif4)
+    ring = topo.linker_positions[0]
+    symbols = [zif4[i].symbol for i in topo.linkers[0]]
+    zn = topo.zn[11]
+    row = np.flatnonzero((topo.bonds == zn).any(axis=1))[0]
+    (a, b), s = topo.bonds[row], topo.bond_shifts[row]
+    v = zif4.positions[b] + s @ zif4.cell.array - zif4.positions[a]
+    u = v / np.linalg.norm(v) * (1 if b == zn else -1)  # away from that N
+    w = ring[:5].mean(axis=0) - ring[0]
+    w /= np.linalg.norm(w)
+    axis, c = np.cross(w, u), w @ u
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    rotation = np.eye(3) + k + k @ k / (1 + c)
+    extra = Atoms(symbols, positions=(ring - ring[0]) @ rotation.T + zif4.positions[zn] + 2.1 * u)
+    atoms = zif4 + extra
+    atoms.wrap()
+    with pytest.warns(OverCoordinatedZnWarning, match=r"1 of 16 Zn have more than four N .*\[5\]"):
+        topo5 = zifviz.perceive(atoms)
+    assert sorted(topo5.coordination.tolist()).count(5) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnderCoordinatedZnWarning)
+        warnings.simplefilter("ignore", OverCoordinatedZnWarning)
+        zifviz.perceive(atoms)  # no under-coordination warning here
+
+
+@pytest.mark.parametrize("mapping", [{6: 7, 7: 6}, {1: 6, 6: 1}, {7: 6, 6: 1, 1: 7}])
+def test_wrong_element_map_hints_at_type_map(zif4, mapping):
+    atoms = zif4.repeat(2)
+    atoms.numbers = np.array([mapping.get(z, z) for z in atoms.numbers])
+    with pytest.raises(PerceptionError, match=r"the element map \(type_map\) may be wrong"):
+        zifviz.perceive(atoms, source="dump.lammpstrj")
+
+
+def test_a_few_broken_linkers_do_not_blame_the_type_map(zif4):
+    topo = zifviz.perceive(zif4)
+    atoms = zif4[[i for i in range(len(zif4)) if i != topo.linkers[3, 3]]]
+    with pytest.raises(PerceptionError) as err:
+        zifviz.perceive(atoms)
+    assert "type_map" not in str(err.value)

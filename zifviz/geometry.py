@@ -21,6 +21,15 @@ def cell_widths(cell: np.ndarray) -> np.ndarray:
         return np.where(areas > 0, volume / np.where(areas > 0, areas, 1.0), 0.0)
 
 
+def require_width(cell: np.ndarray, longest_bond: float, source: str = "structure") -> None:
+    """Raise :class:`StructureError` when the cell is narrower than twice ``longest_bond``:
+    below that, the minimum image of a bond may be another image than the bonded one."""
+    width = float(cell_widths(cell).min())
+    if width < 2 * longest_bond:
+        raise StructureError(f"cell too small: its narrowest width {width:.2f} Å is below twice "
+                             f"the longest bond ({longest_bond:.2f} Å); use a supercell", source)
+
+
 def periodic_cell(cell, pbc, source: str = "structure") -> tuple[np.ndarray, np.ndarray]:
     """``(cell, inverse)`` of a 3D-periodic cell, or a :class:`StructureError` saying what is
     missing (no periodic cell, a singular or degenerate cell)."""

@@ -34,7 +34,8 @@ from vesin import NeighborList
 
 from .errors import (OverCoordinatedZnWarning, PerceptionError, StructureError,
                      TopologyMismatchError, UnderCoordinatedZnWarning)
-from .geometry import bond_vectors, cell_widths, check_finite, minimum_image, periodic_cell, wrap
+from .geometry import (bond_vectors, check_finite, minimum_image, periodic_cell, require_width,
+                       wrap)
 
 LINKER_ROLES = ("N1", "C2", "N3", "C4", "C5", "H2", "H4", "H5")
 """Column order of :attr:`ZIFTopology.linkers`; ring N1–C2–N3–C4–C5, H2 on C2, H4 on C4, H5 on C5."""
@@ -67,17 +68,18 @@ _H_STEPS = ((1, 5), (3, 6), (4, 7))
 _MAX_LISTED = 5
 _ZN, _N, _H = 30, 7, 1
 
-#: Substituted imidazolates (formula of the whole linker) -> name, and the framework it makes.
+#: Substituted imidazolates: formula of the whole linker -> (name, the substituent position
+#: of the framework it makes, that framework).
 SUBSTITUTED_LINKERS = {
-    "C4H5N2": ("methylimidazolate", "ZIF-8-like"),
-    "C3H2ClN2": ("chloroimidazolate", "ZIF-8-Cl-like"),
-    "C3H2BrN2": ("bromoimidazolate", "ZIF-8-Br-like"),
-    "C3H2IN2": ("iodoimidazolate", ""),
-    "C3HCl2N2": ("dichloroimidazolate", "ZIF-71-like"),
-    "C3H2N3O2": ("nitroimidazolate", "ZIF-65-like"),
-    "C5H7N2": ("ethylimidazolate", "ZIF-14-like"),
-    "C7H5N2": ("benzimidazolate", "ZIF-7-like"),
-    "C4H3N2O": ("imidazolate-carboxaldehyde", "ZIF-90-like"),
+    "C4H5N2": ("methylimidazolate", "2-", "ZIF-8-like"),
+    "C3H2ClN2": ("chloroimidazolate", "2-", "ZIF-8-Cl-like"),
+    "C3H2BrN2": ("bromoimidazolate", "2-", "ZIF-8-Br-like"),
+    "C3H2IN2": ("iodoimidazolate", "", ""),
+    "C3HCl2N2": ("dichloroimidazolate", "4-", "ZIF-71-like"),
+    "C3H2N3O2": ("nitroimidazolate", "2-", "ZIF-65-like"),
+    "C5H7N2": ("ethylimidazolate", "2-", "ZIF-14-like"),
+    "C7H5N2": ("benzimidazolate", "", "ZIF-7-like"),
+    "C4H3N2O": ("imidazolate-carboxaldehyde", "2-", "ZIF-90-like"),
 }
 
 
@@ -266,13 +268,7 @@ def _check_lengths(pairs, lengths, limits, numbers, label: str, of: str = "") ->
 
 
 def _check_width(cell, lengths, label: str) -> None:
-    """Bonds are taken by the minimum image: exact when the cell is at least twice as wide
-    as the longest bond."""
-    width = cell_widths(cell).min()
-    longest = float(lengths.max(initial=0.0))
-    if width < 2 * longest:
-        raise StructureError(f"cell too small: its narrowest width {width:.2f} Å is below twice "
-                             f"the longest bond ({longest:.2f} Å); use a supercell", label)
+    require_width(cell, float(lengths.max(initial=0.0)), label)
 
 
 # ---- per-frame geometry -------------------------------------------------------------------
@@ -555,11 +551,13 @@ def _identify_linkers(atoms: Atoms, graph: _Graph, source: str) -> None:
         kinds = Counter(formulas[b] for b in substituted)
         parts = []
         for formula, count in kinds.most_common():
-            name, like = SUBSTITUTED_LINKERS[formula]
+            name, position, like = SUBSTITUTED_LINKERS[formula]
             first = next(b for b in substituted if formulas[b] == formula)
             where = _substituent_position(atoms, graph, first)
-            parts.append(f"{count} {where}{name} linkers ({formula}{', ' + like if like else ''})")
-        raise PerceptionError(" and ".join(parts) + " are not supported: zifviz handles "
+            like = f", {like}" if like and (where == position or not where) else ""
+            parts.append(f"{count} {where}{name} linker{'s' if count > 1 else ''} ({formula}{like})")
+        verb = "is" if len(substituted) == 1 else "are"
+        raise PerceptionError(" and ".join(parts) + f" {verb} not supported: zifviz handles "
                               "unsubstituted imidazolate, Zn(C3H3N2)2", source)
 
     def describe(b):
@@ -609,8 +607,13 @@ def _assign_roles(atoms: Atoms, graph: _Graph, source: str) -> np.ndarray:
     unassigned = organic[role[organic] == ""]
     if len(unassigned):
         symbols = atoms.get_chemical_symbols()
-        _fail(f"{len(unassigned)} atoms in C3H3N2 groups are not bonded like an imidazolate ring",
-              [f"{symbols[a]}{a}" for a in unassigned], source)
+        hint = ""
+        if len(unassigned) * 2 >= len(organic):
+            hint = (f" (most of the {len(organic)} organic atoms; structure "
+                    f"{atoms.get_chemical_formula()}): if this structure was read from a LAMMPS "
+                    "file, the element map (type_map) may be wrong")
+        _fail(f"{len(unassigned)} atoms in C3H3N2 groups are not bonded like an imidazolate "
+              f"ring{hint}", [f"{symbols[a]}{a}" for a in unassigned], source)
 
     role_rank = {"N": 0, "C2": 1, "C45": 2, "H2": 3, "H45": 4}
     rank = np.array([role_rank[r] for r in role[organic]])
@@ -697,6 +700,7 @@ def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
     edge_linker = np.flatnonzero((linker_zn >= 0).all(axis=1))
     bonds = np.stack([np.concatenate([graph.ci, np.minimum(zi, ni)]),
                       np.concatenate([graph.cj, np.maximum(zi, ni)])], axis=1)
+    bonds = bonds[np.lexsort((bonds[:, 1], bonds[:, 0]))]  # canonical: the same for every frame
     connectivity = Connectivity(numbers=atoms.numbers.copy(), zn=zn, linkers=linkers,
                                 linker_zn=linker_zn, role=role, bonds=bonds,
                                 coordination=coordination,
