@@ -120,3 +120,136 @@ def test_console_script_entry_point(tmp_path):
     helped = subprocess.run([sys.executable, "-m", "zifviz.cli", "sample", "--help"],
                             capture_output=True, text=True, timeout=120)
     assert helped.returncode == 0 and "--mode" in helped.stdout
+
+
+@pytest.fixture(scope="module")
+def four_frames(tmp_path_factory):
+    """A 4-frame extxyz trajectory of ZIF-4 (0.02 Å of noise per frame)."""
+    import ase.io
+
+    atoms = zifviz.read(ZIF4)
+    rng = np.random.default_rng(1)
+    frames = []
+    for _ in range(4):
+        f = atoms.copy()
+        f.info = {}
+        f.positions += rng.normal(0.0, 0.02, f.positions.shape)
+        frames.append(f)
+    path = tmp_path_factory.mktemp("traj") / "four.extxyz"
+    ase.io.write(path, frames, format="extxyz")
+    return path
+
+
+@needs_data
+def test_label_interrupted_keeps_frames_and_resumes(four_frames, tmp_path, capsys, monkeypatch):
+    import zifviz.io
+
+    out = tmp_path / "labelled.extxyz"
+    partial = out.with_name("labelled.partial.extxyz")
+    real_iread = zifviz.io.iread
+
+    def interrupted(*args, **kwargs):  # Ctrl-C while the third frame is read
+        for k, atoms in enumerate(real_iread(*args, **kwargs)):
+            if k == 2:
+                raise KeyboardInterrupt
+            yield atoms
+
+    monkeypatch.setattr(zifviz.io, "iread", interrupted)
+    assert main(["label", str(four_frames), "-o", str(out), "-q"]) == 130
+    err = capsys.readouterr().err
+    assert "2 labelled frames kept" in err and str(partial) in err and "--resume" in err
+    assert not out.exists() and len(list(zifviz.iread(partial))) == 2  # nothing deleted
+    monkeypatch.setattr(zifviz.io, "iread", real_iread)
+
+    # without --resume or --force the unfinished run is not touched
+    assert main(["label", str(four_frames), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert str(partial) in err and "--resume" in err and len(list(zifviz.iread(partial))) == 2
+
+    assert main(["label", str(four_frames), "-o", str(out), "-q", "--resume"]) == 0
+    captured = capsys.readouterr()
+    assert "2 new, 2 resumed" in captured.err
+    assert [line.split()[0] for line in captured.out.splitlines()[1:]] == ["2", "3"]
+    resumed = list(zifviz.iread(out))
+    assert len(resumed) == 4 and not partial.exists()
+    assert [f.info["frame"] for f in resumed] == [0, 1, 2, 3]
+
+    # the same as an uninterrupted run
+    fresh = tmp_path / "fresh.extxyz"
+    assert main(["label", str(four_frames), "-o", str(fresh), "-q"]) == 0
+    for a, b in zip(resumed, zifviz.iread(fresh)):
+        assert a.info["energy"] == pytest.approx(b.info["energy"], rel=1e-10)
+        assert np.allclose(a.arrays["energies"], b.arrays["energies"], atol=1e-7)
+
+
+@needs_data
+def test_label_error_keeps_finished_frames(four_frames, tmp_path, capsys, monkeypatch):
+    import zifviz.io
+
+    out = tmp_path / "labelled.extxyz"
+    real_iread = zifviz.io.iread
+
+    def broken(*args, **kwargs):  # the third frame is not a ZIF
+        from ase.build import bulk
+
+        for k, atoms in enumerate(real_iread(*args, **kwargs)):
+            yield bulk("Cu", cubic=True) if k == 2 else atoms
+
+    monkeypatch.setattr(zifviz.io, "iread", broken)
+    assert main(["label", str(four_frames), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "no Zn" in err and "2 labelled frames kept" in err
+    assert len(list(zifviz.iread(out.with_name("labelled.partial.extxyz")))) == 2
+
+
+@needs_data
+def test_label_refuses_to_overwrite_without_force(four_frames, tmp_path, capsys):
+    out = tmp_path / "labelled.extxyz"
+    out.write_text("precious\n")
+    assert main(["label", str(four_frames), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "--force" in err and out.read_text() == "precious\n"
+    assert main(["label", str(four_frames), "-o", str(out), "-q", "--force"]) == 0
+    assert len(list(zifviz.iread(out))) == 4
+    # resuming a finished run with other settings is refused, naming them
+    assert main(["label", str(four_frames), "-o", str(out), "-q", "--resume",
+                 "--type-map", "1=C"]) == 2
+    err = capsys.readouterr().err
+    assert "type_map" in err and len(list(zifviz.iread(out))) == 4
+
+
+def _write_dump(path: Path, atoms, types: dict[str, int]) -> None:
+    """A LAMMPS text dump (orthogonal box, columns id type x y z) written by hand."""
+    a, b, c = (float(x) for x in atoms.cell.lengths())
+    assert np.allclose(atoms.cell.angles(), 90)
+    lines = ["ITEM: TIMESTEP", "0", "ITEM: NUMBER OF ATOMS", str(len(atoms)),
+             "ITEM: BOX BOUNDS pp pp pp", f"0.0 {a!r}", f"0.0 {b!r}", f"0.0 {c!r}",
+             "ITEM: ATOMS id type x y z"]
+    for k, (symbol, (x, y, z)) in enumerate(zip(atoms.get_chemical_symbols(),
+                                                atoms.positions.tolist()), 1):
+        lines.append(f"{k} {types[symbol]} {x!r} {y!r} {z!r}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@needs_data
+def test_label_dump_with_type_map(tmp_path, capsys):
+    atoms = zifviz.read(ZIF4)
+    dump = tmp_path / "zif4.dump"
+    _write_dump(dump, atoms, {"C": 1, "H": 2, "N": 5, "Zn": 6})
+    assert main(["label", str(dump), "-q"]) == 2  # no elements in the dump
+    err = capsys.readouterr().err
+    assert str(dump) in err and "type_map" in err
+    assert main(["label", str(dump), "-q", "--type-map", "1=C,2=H,3=C,4=H,5=N,6=Zn"]) == 0
+    fields = capsys.readouterr().out.splitlines()[1].split()
+    assert fields[:3] == ["0", "272", "16"]
+    from zifviz.mofff import label
+
+    assert float(fields[3]) == pytest.approx(label(atoms).info["energy"], abs=1e-5)
+
+
+@pytest.mark.parametrize("bad", ["1C", "x=C", "1=Qq", ""])
+def test_bad_type_map_exits_2(bad, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["label", "whatever.dump", "--type-map", bad])
+    assert exit_info.value.code == 2
+    assert "type-map" in capsys.readouterr().err

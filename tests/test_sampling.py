@@ -5,6 +5,7 @@ Tiny smoke runs on the 272-atom ZIF-4 cell (Widmer et al. 2019, from ../shared/d
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 
@@ -12,10 +13,10 @@ import numpy as np
 import pytest
 
 import zifviz
-from zifviz.errors import ZifvizError
+from zifviz.errors import OutputExistsError, ResumeError, ZifvizError
 from zifviz.mofff import MOFFF, label
-from zifviz.sampling import (ATM_PER_MPA, SamplingError, iter_md, minimise, partial_path,
-                             pressure_ramp, rattle, run_md)
+from zifviz.sampling import (ATM_PER_MPA, MDSettings, SamplingError, iter_md, minimise,
+                             partial_path, pressure_ramp, rattle, run_md)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ZIF4 = DATA / "structures" / "widmer2019" / "ZIF4-FixedCell.cif"
@@ -143,7 +144,7 @@ def test_file_is_valid_after_every_frame(zif4, topo, tmp_path):
 def test_never_clobbers_and_overwrites_on_request(nvt_file, zif4, topo):
     out, _ = nvt_file
     before = out.read_bytes()
-    with pytest.raises(SamplingError, match="exists"):
+    with pytest.raises(OutputExistsError, match="exists"):
         run_md(zif4, "NVT", steps=20, every=10, output=out, topology=topo, progress=False)
     assert out.read_bytes() == before
     traj = run_md(zif4, "NVT", steps=20, every=20, output=out, overwrite=True, topology=topo,
@@ -162,9 +163,9 @@ def test_resume_interrupted_run(zif4, topo, tmp_path):
     assert not out.exists() and len(list(zifviz.iread(partial))) == 2
     with open(partial, "a") as fh:  # a crash in the middle of writing a frame
         fh.write("272\nLattice=\"1 0 0 0 1 0 0 0 1\"\nZn 0 0 0\n")
-    with pytest.raises(SamplingError, match="resume"):
+    with pytest.raises(OutputExistsError, match="resume"):
         run_md(zif4, "NVT", steps=30, every=10, output=out, topology=topo, progress=False)
-    with pytest.raises(SamplingError, match="does not belong"):
+    with pytest.raises(ResumeError, match="temperature"):  # settings are compared
         run_md(zif4, "NVT", temperature=500, steps=30, every=10, output=out, resume=True,
                topology=topo, progress=False)
     traj = run_md(zif4, "NVT", steps=30, every=10, output=out, resume=True, topology=topo,
@@ -179,7 +180,7 @@ def test_resume_interrupted_run(zif4, topo, tmp_path):
     assert [f.info["step"] for f in traj] == [0, 10, 20, 30, 40]
     # a finished run that does not match is left as it is
     before = out.read_bytes()
-    with pytest.raises(SamplingError, match="does not belong"):
+    with pytest.raises(ResumeError, match="ensemble"):
         iter_md(zif4, "NPT", steps=50, every=10, output=out, resume=True, topology=topo)
     assert out.read_bytes() == before and not partial.exists()
 
@@ -249,3 +250,36 @@ def test_not_a_zif_is_a_clear_error():
         warnings.simplefilter("ignore")
         with pytest.raises(ZifvizError):
             minimise(bulk("Cu", cubic=True), progress=False)
+
+
+def test_md_settings_object():
+    s = MDSettings("npt", temperature=600, pressure_mpa=100, pressure_end_mpa=200, steps=40,
+                   every=10)
+    assert s.ensemble == "NPT" and s.label == "ramp"
+    assert s.target_pressure(20) == pytest.approx(150.0)
+    assert s.info(20, "x")["pressure"] == pytest.approx(150.0)
+    assert "steps" not in s.resume_settings() and s.resume_settings()["temperature"] == 600
+    fix = s.fix_command().split()
+    assert fix[:4] == ["fix", "zifviz_md", "all", "npt"] and "tri" in fix
+    p0, p1 = (float(x) for x in fix[fix.index("tri") + 1:fix.index("tri") + 3])
+    assert (p0, p1) == pytest.approx((100 * ATM_PER_MPA, 200 * ATM_PER_MPA))  # MPa -> atm
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.steps = 10
+    for bad, match in (({"ensemble": "NVE"}, "ensemble"), ({"every": 0}, "every"),
+                       ({"tdamp_fs": -1.0}, "tdamp"), ({"seed": 2**31}, "seed")):
+        with pytest.raises(SamplingError, match=match):
+            MDSettings(**bad)
+    with pytest.raises(TypeError, match="pressure"):
+        iter_md(None, "NVT", pressure=10)  # a misspelt setting names the real ones
+
+
+def test_settings_object_equals_keywords(zif4, topo):
+    settings = MDSettings("NVT", temperature=400, steps=10, every=10, seed=99)
+    by_object = run_md(zif4, settings, topology=topo, progress=False)
+    by_keywords = run_md(zif4, "NVT", temperature=400, steps=10, every=10, seed=99,
+                         topology=topo, progress=False)
+    overridden = run_md(zif4, dataclasses.replace(settings, seed=5), topology=topo,
+                        progress=False)
+    assert [f.info["energy"] for f in by_object] == [f.info["energy"] for f in by_keywords]
+    assert by_object[-1].info["energy"] != overridden[-1].info["energy"]
+    assert by_object[-1].info["temperature"] == 400

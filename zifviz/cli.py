@@ -2,14 +2,20 @@
 
 ::
 
-    zifviz label FILE [-o OUT.extxyz]
+    zifviz label FILE [-o OUT.extxyz] [--type-map 1=C,2=H,...] [--resume | --force]
     zifviz sample FILE --mode {minimise,nvt,npt,ramp,rattle} -o OUT.extxyz [options]
 
-``label`` labels every frame of FILE (any format :func:`zifviz.read` reads) with per-atom
-MOF-FF energies and prints, per frame, the total energy and a summary of the per-Zn
-local-environment energies ε_local (eV). ``sample`` runs :mod:`zifviz.sampling` on the last
-frame of FILE and streams labelled frames to OUT.extxyz. Problems with the input print one
-line to stderr and exit with status 2.
+``label`` labels every frame of FILE (any format :func:`zifviz.read` reads; LAMMPS dumps
+without elements need ``--type-map``) with per-atom MOF-FF energies, one typing and one
+LAMMPS instance for the whole file (:class:`zifviz.mofff.MOFFFCalculator`), and prints, per
+frame, the total energy and a summary of the per-Zn local-environment energies ε_local (eV).
+With ``-o`` each labelled frame is written as soon as it is done
+(:class:`zifviz.storage.FrameWriter`: ``OUT.partial.extxyz`` until the end); an error or
+Ctrl-C keeps the finished frames and ``--resume`` continues from them. ``sample`` runs
+:mod:`zifviz.sampling` on the last frame of FILE and streams labelled frames to OUT.extxyz.
+An existing output is never replaced without ``--force`` (alias ``--overwrite``).
+
+Exit status: 0 done, 2 bad input (one line on stderr naming the file), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -38,8 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "print total energy and per-Zn ε_local summary per frame.")
     p.add_argument("file", metavar="FILE", help="structure or trajectory file")
     p.add_argument("-o", "--output", metavar="OUT.extxyz",
-                   help="write the labelled frames here (extended XYZ; replaced if it exists)")
+                   help="write the labelled frames here, each as soon as it is done "
+                        "(extended XYZ)")
     p.add_argument("--format", help="ASE format of FILE, if its extension does not tell")
+    p.add_argument("--type-map", metavar="T=EL,...", type=_type_map,
+                   help="elements of LAMMPS atom types, for dumps without an element column, "
+                        "e.g. 1=C,2=H,3=C,4=H,5=N,6=Zn")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run (skip the frames already in "
+                        "OUT.partial.extxyz) or extend OUT")
+    p.add_argument("--force", "--overwrite", dest="force", action="store_true",
+                   help="replace OUT if it exists (only once the new run has finished)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="minimise, run MD or rattle with MOF-FF",
@@ -65,12 +80,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random seed (velocities for MD, default 12345; rattle, default 0)")
     s.add_argument("--resume", action="store_true",
                    help="MD: continue an interrupted run (OUT.partial.extxyz) or extend OUT")
-    s.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    s.add_argument("--force", "--overwrite", dest="force", action="store_true",
+                   help="replace OUT if it exists")
     s.add_argument("--format", help="ASE format of FILE, if its extension does not tell")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sub.add_parser("build-demo", help="rebuild the demo datasets in data/ (see zifviz.build_demo)",
                    add_help=False)
     return parser
+
+
+def _type_map(text: str) -> dict[int, str]:
+    """``"1=C,2=H"`` -> ``{1: "C", 2: "H"}`` (an argparse type)."""
+    from ase.data import atomic_numbers
+
+    out = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        key, sep, element = item.partition("=")
+        element = element.strip()
+        try:
+            t = int(key)
+        except ValueError:
+            t = None
+        if not sep or t is None or element not in atomic_numbers:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not TYPE=ELEMENT (e.g. 1=C,2=H,3=C,4=H,5=N,6=Zn)")
+        out[t] = element
+    if not out:
+        raise argparse.ArgumentTypeError("empty type map")
+    return out
+
+
+def _cli_hint(message: str) -> str:
+    """Turn the library's keyword hints into the command's options."""
+    return (message.replace("overwrite=True", "--force (--overwrite)")
+            .replace("resume=True", "--resume"))
 
 
 def _summary_header() -> str:
@@ -90,44 +133,98 @@ def _summary_line(index: int, atoms, topology) -> str:
             if len(eloc) else f"{index:5d} {len(atoms):6d} {0:5d} {e:14.6f}")
 
 
+def _label_settings(args) -> dict:
+    """What a resumed ``label`` run must share with the interrupted one."""
+    from .mofff import KSPACE_ACCURACY
+
+    return {"run": "label", "forcefield": "MOF-FF", "kspace_accuracy": KSPACE_ACCURACY,
+            "input": str(Path(args.file).resolve()), "format": args.format,
+            "type_map": {str(k): v for k, v in sorted((args.type_map or {}).items())}}
+
+
+def _skip_done(frames, n_done: int, last, source: str):
+    """Skip the ``n_done`` frames already labelled, checking that the last of them is the
+    frame written last (the input is the same file)."""
+    import numpy as np
+
+    from .errors import ResumeError
+
+    seen = 0
+    for atoms in frames:
+        seen += 1
+        if seen < n_done:
+            continue
+        if seen == n_done:
+            if last is not None and (len(atoms) != len(last) or not np.allclose(
+                    atoms.positions, last.positions, rtol=0, atol=1e-5)):
+                raise ResumeError(f"frame {seen - 1} is not the last frame written; was the "
+                                  "input changed? pass --force to start again", source)
+            continue
+        yield atoms
+    if seen < n_done:
+        raise ResumeError(f"has {seen} frames but {n_done} are already labelled; was the "
+                          "input changed? pass --force to start again", source)
+
+
 def _cmd_label(args) -> int:
     from tqdm.auto import tqdm
 
     from .errors import StructureFileError
     from .io import iread
-    from .mofff import MOFFF
-    from .sampling import _Writer
-    from .topology import perceive
+    from .mofff import MOFFFCalculator
+    from .storage import FrameWriter
 
-    writer = _Writer(Path(args.output), append=False) if args.output else None
+    writer = None
+    if args.output:
+        writer = FrameWriter(args.output, resume=args.resume, overwrite=args.force,
+                             settings=_label_settings(args))
+    calc = MOFFFCalculator()
+    index = writer.n_done if writer else 0
     try:
-        n = 0
-        frames = iread(args.file, format=args.format)
+        frames = iread(args.file, format=args.format, type_map=args.type_map)
+        if index:
+            frames = _skip_done(frames, index, writer.last, args.file)
         first = next(frames, None)  # errors about the file come before any progress bar
-        if first is None:
+        if first is None and not index:
             raise StructureFileError("contains no frames", args.file)
-        frames = itertools.chain([first], frames)
-        for i, atoms in enumerate(tqdm(frames, desc="label", unit="frame", disable=args.quiet,
-                                       leave=False)):
-            source = f"{args.file} (frame {i})"
-            topology = perceive(atoms, source=source)
-            labelled = MOFFF().label(atoms, topology)
-            for key in ("spacegroup", "occupancy", "unit_cell"):  # not representable in extxyz
-                labelled.info.pop(key, None)
-            if i == 0:
-                print(_summary_header())
-            print(_summary_line(i, labelled, topology), flush=True)
-            if writer:
-                writer.write(labelled)
-            n += 1
+        if first is not None:
+            frames = itertools.chain([first], frames)
+            print(_summary_header())
+            for atoms in tqdm(frames, desc="label", unit="frame", disable=args.quiet,
+                              leave=False, initial=index):
+                atoms.info.setdefault("source", Path(args.file).name)
+                atoms.info.setdefault("source_file", str(args.file))
+                atoms.info["frame"] = index
+                labelled = calc.label(atoms)
+                for key in ("spacegroup", "occupancy", "unit_cell"):  # not representable
+                    labelled.info.pop(key, None)
+                print(_summary_line(index, labelled, calc.last_topology), flush=True)
+                if writer:
+                    writer.write(labelled)
+                index += 1
         if writer:
-            writer.finish()
-            print(f"wrote {n} labelled frames to {args.output}", file=sys.stderr)
-    finally:
+            out = writer.finish()
+            new = index - writer.n_done
+            print(f"wrote {index} labelled frames to {out}"
+                  + (f" ({new} new, {writer.n_done} resumed)" if writer.n_done else ""),
+                  file=sys.stderr)
+    except KeyboardInterrupt:
         if writer:
             writer.close()
-            if writer.partial.exists():
-                writer.partial.unlink()
+            print(f"zifviz label: interrupted; {writer.n_frames} labelled frames kept in "
+                  f"{writer.partial} (continue with --resume)", file=sys.stderr)
+        else:
+            print("zifviz label: interrupted", file=sys.stderr)
+        return 130
+    except BaseException:
+        if writer:
+            writer.close()
+            if writer.n_frames:
+                print(f"zifviz label: {writer.n_frames} labelled frames kept in "
+                      f"{writer.partial} (continue with --resume)", file=sys.stderr)
+        raise
+    finally:
+        calc.close()
     return 0
 
 
@@ -141,9 +238,9 @@ def _cmd_sample(args) -> int:
     progress = not args.quiet
     out = Path(args.output)
     if args.mode == "minimise":
-        if out.exists() and not args.overwrite:
-            raise sampling.SamplingError("output file exists; pass --overwrite to replace it",
-                                         str(out))
+        if out.exists() and not args.force:
+            raise sampling.SamplingError("output file exists; pass --force (--overwrite) to "
+                                         "replace it", str(out))
         frame = sampling.minimise(atoms, relax_cell=args.relax_cell, fmax=args.fmax,
                                   max_steps=args.steps, pressure_mpa=args.pressure,
                                   topology=topology, progress=progress)
@@ -158,12 +255,12 @@ def _cmd_sample(args) -> int:
         frames = sampling.rattle(atoms, args.n, atom_sigma=args.atom_sigma,
                                  cell_sigma=args.cell_sigma,
                                  seed=0 if args.seed is None else args.seed, output=out,
-                                 overwrite=args.overwrite, topology=topology, progress=progress)
+                                 overwrite=args.force, topology=topology, progress=progress)
     else:
         if args.mode == "ramp" and args.pressure_end is None:
             raise sampling.SamplingError("--mode ramp needs --pressure-end (MPa)")
         kwargs = dict(topology=topology, progress=progress, resume=args.resume,
-                      overwrite=args.overwrite, output=out)
+                      overwrite=args.force, output=out)
         if args.mode == "ramp":
             kwargs["pressure_end_mpa"] = args.pressure_end
         frames = sampling.run_md(atoms, "NVT" if args.mode == "nvt" else "NPT",
@@ -178,7 +275,8 @@ def _cmd_sample(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``zifviz`` command line; returns the exit status (0 ok, 2 bad input)."""
+    """Run the ``zifviz`` command line; returns the exit status (0 ok, 2 bad input,
+    130 interrupted)."""
     from .errors import ZifvizError
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -195,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                 return _cmd_label(args)
             return _cmd_sample(args)
     except ZifvizError as exc:
-        print(f"zifviz {args.command}: error: {exc}", file=sys.stderr)
+        print(f"zifviz {args.command}: error: {_cli_hint(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:  # unwritable output, disk full, ...
         print(f"zifviz {args.command}: error: {exc}", file=sys.stderr)

@@ -596,6 +596,15 @@ def _mismatch(message: str, source) -> Exception:
     return cls(message, source)
 
 
+def _frame_source(atoms: Atoms) -> str | None:
+    """Where a frame comes from, for error messages: ``file (frame i)`` when known."""
+    info = atoms.info
+    where = info.get("source_file") or info.get("source") or info.get("label")
+    if where is not None and info.get("source_file") and info.get("frame") is not None:
+        where = f"{where} (frame {info['frame']})"
+    return None if where is None else str(where)
+
+
 def _connectivity_key(topology, numbers: np.ndarray) -> str:
     """A short digest of what decides the MOF-FF typing: elements, roles and bonds."""
     h = hashlib.blake2b(digest_size=16)
@@ -716,7 +725,7 @@ class MOFFFCalculator(Calculator):
 
     def _resolve(self, atoms: Atoms, topology=None):
         """Topology, typing key and typing for ``atoms`` (checked)."""
-        source = atoms.info.get("source") or atoms.info.get("label")
+        source = _frame_source(atoms)
         fixed = topology if topology is not None else (self.topology if self._fixed else None)
         candidate = fixed if fixed is not None else self.topology
         if candidate is not None:

@@ -27,42 +27,48 @@ MD output files
 ---------------
 With ``output="run.extxyz"`` frames are appended, one at a time and ``fsync``-ed, to
 ``run.partial.extxyz`` (a valid extended XYZ file after every frame; read it while the run
-goes on), which is renamed to ``run.extxyz`` when the run ends. So a finished file is
-never half written and memory does not grow with the number of frames. If the output file
-exists the run refuses to start unless ``overwrite=True`` (the old file is replaced only
-when the new run has finished). ``resume=True`` continues an interrupted run from the last
-complete frame of ``run.partial.extxyz`` (a partly written last frame is cut off), or
-extends a finished ``run.extxyz`` to more steps (a fresh run starts if neither exists); the
-last frame must match the run's ensemble, temperature, pressure and time step. A resumed run restarts from the positions,
+goes on), which is renamed to ``run.extxyz`` when the run ends (through
+:class:`zifviz.storage.FrameWriter`). So a finished file is never half written, an error or
+Ctrl-C never deletes finished frames, and memory does not grow with the number of frames. If
+the output file exists the run refuses to start unless ``overwrite=True`` (the old file is
+replaced only when the new run has finished). The run's :class:`MDSettings` (all but
+``steps``) are kept in ``run.settings.json``. ``resume=True`` continues an interrupted run
+from the last complete frame of ``run.partial.extxyz`` (a partly written last frame is cut
+off), or extends a finished ``run.extxyz`` to more steps (a fresh run starts if neither
+exists); the settings must be the same (:class:`~zifviz.errors.ResumeError` names those that
+differ) and the last frame must belong to the run. A resumed run restarts from the positions,
 cell and velocities of that frame, but the Nosé–Hoover thermostat and barostat variables
 start again from rest, so it is not bit-identical to an uninterrupted run.
 
 Example
 -------
->>> from zifviz.sampling import minimise, run_md
+>>> from zifviz.sampling import MDSettings, minimise, run_md
 >>> relaxed = minimise(atoms, relax_cell=True)                      # doctest: +SKIP
 >>> traj = run_md(relaxed, "NPT", temperature=300, pressure_mpa=200,
 ...               steps=20_000, every=200, output="npt.extxyz")     # doctest: +SKIP
+>>> settings = MDSettings("NVT", temperature=600, steps=4000, every=40)
+>>> frames = run_md(relaxed, settings, seed=7)                        # doctest: +SKIP
 >>> traj[-1].cell.cellpar()                                          # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms, units
 
 from .errors import ForceFieldError, ZifvizError
 from .io import Trajectory
-from .io import read as _read
-from .mofff import KCALMOL_TO_EV, MOFFF
+from .mofff import KCALMOL_TO_EV, MOFFF, MOFFFCalculator
+from .storage import FrameWriter, partial_path
 
 __all__ = [
     "ATM_PER_MPA",
     "ENSEMBLES",
+    "MDSettings",
     "SamplingError",
     "iter_md",
     "minimise",
@@ -76,9 +82,6 @@ __all__ = [
 ATM_PER_MPA = 9.86923
 #: Values of ``info["ensemble"]``.
 ENSEMBLES = ("minimise-fixed", "minimise-relaxed", "NVT", "NPT", "ramp", "rattle")
-
-_FMT = "extxyz"
-
 
 class SamplingError(ZifvizError):
     """Bad sampling parameters or an output file that cannot be (re)used."""
@@ -119,93 +122,6 @@ def _progress(progress: bool, total: int, desc: str, initial: int = 0):
 
     return tqdm(total=total, initial=initial, desc=desc, disable=not progress,
                 unit="step", leave=False, dynamic_ncols=True)
-
-
-def partial_path(output: str | os.PathLike) -> Path:
-    """Where a run writing to ``output`` keeps its frames until it ends (``x.partial.extxyz``)."""
-    p = Path(output)
-    return p.with_name(f"{p.stem}.partial{p.suffix or '.extxyz'}")
-
-
-def _scan_extxyz(path: Path) -> tuple[int, int]:
-    """Number of complete frames of an (ext)xyz file and the byte offset where they end."""
-    n = good = 0
-    with open(path, "rb") as fh:
-        while True:
-            head = fh.readline()
-            if not head.strip():
-                break
-            try:
-                natoms = int(head)
-            except ValueError:
-                break
-            lines = [fh.readline() for _ in range(natoms + 1)]  # comment + atoms
-            if not all(line.endswith(b"\n") for line in lines):
-                break
-            n += 1
-            good = fh.tell()
-    return n, good
-
-
-class _Writer:
-    """Append frames to ``partial``, each flushed and fsync-ed; rename to ``final`` on finish."""
-
-    def __init__(self, final: Path, append: bool):
-        self.final = Path(final)
-        self.partial = partial_path(final)
-        self.fh = open(self.partial, "a" if append else "w")
-
-    def write(self, frame: Atoms) -> None:
-        import ase.io
-
-        ase.io.write(self.fh, frame, format=_FMT)
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-
-    def finish(self) -> Path:
-        self.fh.close()
-        os.replace(self.partial, self.final)
-        return self.final
-
-    def close(self) -> None:
-        if not self.fh.closed:
-            self.fh.close()
-
-
-def _check_output(output, *, resume: bool, overwrite: bool) -> tuple[Path | None, Atoms | None]:
-    """Check ``output`` before a run. With ``resume``, return the file to resume from
-    (the partial file, or the finished one to extend) and its last complete frame."""
-    final = Path(output)
-    partial = partial_path(final)
-    if not final.parent.is_dir():
-        raise SamplingError("output directory does not exist", str(final.parent))
-    if resume and (partial.exists() or final.exists()):
-        src = partial if partial.exists() else final
-        n, good = _scan_extxyz(src)
-        if n == 0:
-            raise SamplingError("no complete frame to resume from; delete it or pass "
-                                "overwrite=True (--overwrite)", str(src))
-        if src == partial and good < src.stat().st_size:
-            with open(src, "r+b") as fh:  # drop a partly written last frame
-                fh.truncate(good)
-        return src, _read(src, index=-1, format=_FMT)
-    if partial.exists() and not overwrite:
-        n, _ = _scan_extxyz(partial)
-        raise SamplingError(f"unfinished run with {n} frames found; pass resume=True "
-                            "(--resume) to continue it or overwrite=True (--overwrite) to "
-                            "start again", str(partial))
-    if final.exists() and not overwrite:
-        raise SamplingError("output file exists; pass overwrite=True (--overwrite) to replace "
-                            "it when the new run has finished, or resume=True (--resume) to "
-                            "extend it", str(final))
-    return None, None
-
-
-def _open_writer(output, resume_from: Path | None) -> _Writer:
-    final = Path(output)
-    if resume_from is not None and resume_from == final:
-        os.replace(final, partial_path(final))  # extending a finished run: unfinished again
-    return _Writer(final, append=resume_from is not None)
 
 
 def _set_velocities(ff: MOFFF, frame: Atoms) -> None:
@@ -315,12 +231,172 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
 # ---------------------------------------------------------------------------------------
 # Molecular dynamics
 # ---------------------------------------------------------------------------------------
-def iter_md(atoms: Atoms, ensemble: str = "NVT", temperature: float = 300.0,
-            pressure_mpa: float = 0.0, steps: int = 1000, every: int = 100,
-            timestep_fs: float = 0.5, seed: int = 12345, output=None, *,
-            pressure_end_mpa: float | None = None, tdamp_fs: float | None = None,
-            pdamp_fs: float | None = None, resume: bool = False, overwrite: bool = False,
-            topology=None, progress: bool = True) -> Iterator[Atoms]:
+@dataclass(frozen=True)
+class MDSettings:
+    """What defines an MD run (validated; compared when a run is resumed).
+
+    Parameters
+    ----------
+    ensemble:
+        ``"NVT"`` (``fix nvt``) or ``"NPT"`` (``fix npt ... tri``: all six cell degrees of
+        freedom, off-diagonal stress target 0).
+    temperature:
+        Thermostat temperature (K); initial velocities are drawn at this temperature from
+        ``seed`` (``velocity create ... loop geom``), so a run is reproducible.
+    pressure_mpa, pressure_end_mpa:
+        Barostat pressure (MPa; NPT only); with ``pressure_end_mpa`` the target is ramped
+        linearly from one to the other over the run (``info["ensemble"] == "ramp"``).
+    steps, every:
+        Number of MD steps; a frame is taken every ``every`` steps (and at steps 0 and
+        ``steps``).
+    timestep_fs:
+        MD time step (fs).
+    seed:
+        Velocity seed, 1 ≤ seed < 2**31.
+    tdamp_fs, pdamp_fs:
+        Thermostat and barostat damping times (fs; default 100 and 1000 time steps).
+    """
+
+    ensemble: str = "NVT"
+    temperature: float = 300.0
+    pressure_mpa: float = 0.0
+    pressure_end_mpa: float | None = None
+    steps: int = 1000
+    every: int = 100
+    timestep_fs: float = 0.5
+    seed: int = 12345
+    tdamp_fs: float | None = None
+    pdamp_fs: float | None = None
+
+    def __post_init__(self):
+        ens = str(self.ensemble).upper()
+        if ens not in ("NVT", "NPT"):
+            raise SamplingError(f"ensemble must be 'NVT' or 'NPT', got {self.ensemble!r}")
+        if self.pressure_end_mpa is not None and ens != "NPT":
+            raise SamplingError("a pressure ramp needs ensemble='NPT'")
+        _check_positive(temperature=self.temperature, steps=self.steps, every=self.every,
+                        timestep_fs=self.timestep_fs)
+        seed = self.seed
+        if not (isinstance(seed, (int, np.integer)) and 0 < seed < 2**31):
+            raise SamplingError(f"seed must be an integer between 1 and 2**31 - 1, got {seed!r}")
+        for name in ("tdamp_fs", "pdamp_fs"):
+            if getattr(self, name) is not None:
+                _check_positive(**{name: getattr(self, name)})
+        object.__setattr__(self, "ensemble", ens)
+
+    @property
+    def label(self) -> str:
+        """``info["ensemble"]`` of the frames: ``"NVT"``, ``"NPT"`` or ``"ramp"``."""
+        return "ramp" if self.pressure_end_mpa is not None else self.ensemble
+
+    def target_pressure(self, step: int) -> float:
+        """Barostat target (MPa) at ``step``; 0 in NVT."""
+        if self.ensemble == "NVT":
+            return 0.0
+        end = self.pressure_mpa if self.pressure_end_mpa is None else self.pressure_end_mpa
+        return float(self.pressure_mpa + (end - self.pressure_mpa) * step / self.steps)
+
+    def info(self, step: int, source: str) -> dict:
+        """``info`` of the frame taken at ``step``."""
+        return {"source": source, "ensemble": self.label, "temperature": float(self.temperature),
+                "pressure": self.target_pressure(step), "step": int(step),
+                "timestep": float(self.timestep_fs), "time": step * self.timestep_fs / 1000.0}
+
+    def fix_command(self) -> str:
+        """The LAMMPS ``fix`` that integrates the run (real units: atm, fs)."""
+        t = float(self.temperature)
+        tdamp = self.tdamp_fs or 100 * self.timestep_fs
+        if self.ensemble == "NVT":
+            return f"fix zifviz_md all nvt temp {t!r} {t!r} {tdamp!r}"
+        pdamp = self.pdamp_fs or 1000 * self.timestep_fs
+        p0 = self.pressure_mpa * ATM_PER_MPA
+        p1 = self.target_pressure(self.steps) * ATM_PER_MPA
+        return f"fix zifviz_md all npt temp {t!r} {t!r} {tdamp!r} tri {p0!r} {p1!r} {pdamp!r}"
+
+    def resume_settings(self) -> dict:
+        """What a resumed (or extended) run must share with the stored one: all but ``steps``."""
+        out = dataclasses.asdict(self)
+        del out["steps"]
+        return {"run": "md", **out}
+
+
+def _md_settings(ensemble, kwargs: dict) -> MDSettings:
+    """An :class:`MDSettings` from ``ensemble`` (a string or settings) and keyword overrides."""
+    fields = {f.name for f in dataclasses.fields(MDSettings)}
+    unknown = sorted(set(kwargs) - fields)
+    if unknown:
+        raise TypeError(f"unknown MD setting(s) {unknown}; the settings are {sorted(fields)}")
+    if isinstance(ensemble, MDSettings):
+        return dataclasses.replace(ensemble, **kwargs) if kwargs else ensemble
+    return MDSettings(ensemble=ensemble, **kwargs)
+
+
+def _open_md_output(output, settings: MDSettings, *, resume: bool, overwrite: bool,
+                    n_atoms: int) -> FrameWriter | None:
+    """The writer of an MD run; when resuming, its last frame must belong to this run."""
+    if output is None:
+        return None
+    writer = FrameWriter(output, resume=resume, overwrite=overwrite,
+                         settings=settings.resume_settings())
+    last = writer.last
+    if last is None:
+        if writer.n_done:
+            writer.close()
+            raise SamplingError("cannot resume: no complete frame", str(writer.partial))
+        return writer
+    start = int(last.info.get("step", -1))
+    have = {k: last.info.get(k) for k in ("ensemble", "temperature", "pressure", "timestep")}
+    want = settings.info(start, "") if 0 <= start <= settings.steps else None
+    if want is None or have["ensemble"] != settings.label or any(
+            not np.isclose(float(have[k] if have[k] is not None else np.nan), want[k],
+                           rtol=1e-9, atol=1e-9) for k in ("temperature", "pressure", "timestep")):
+        writer.close()
+        raise SamplingError(f"cannot resume: the last frame (step {start}, {have}) does not "
+                            f"belong to this run ({settings})", str(writer.partial))
+    if "momenta" not in last.arrays or len(last) != n_atoms:
+        writer.close()
+        raise SamplingError("cannot resume: last frame has no momenta or a different number "
+                            "of atoms", str(writer.partial))
+    return writer
+
+
+def _start_md(ff: MOFFF, atoms: Atoms, settings: MDSettings, last: Atoms | None, topology,
+              source: str) -> int:
+    """Load the start (``atoms``, or the ``last`` frame of a resumed run with its velocities)
+    into LAMMPS and fix the integrator; returns the first step."""
+    start = 0 if last is None else int(last.info["step"])
+    ff.setup(atoms if last is None else last, topology)
+    if last is not None:
+        _set_velocities(ff, last)
+    cmds = [f"timestep {float(settings.timestep_fs)!r}", f"reset_timestep {start}", "thermo 0"]
+    if last is None:
+        cmds.append(f"velocity all create {float(settings.temperature)!r} {int(settings.seed)} "
+                    "mom yes rot no dist gaussian loop geom")
+    cmds.append(settings.fix_command())
+    _lmp(ff, "\n".join(cmds), source)
+    return start
+
+
+def _md_steps(ff: MOFFF, settings: MDSettings, start: int, source: str, bar) -> Iterator[Atoms]:
+    """Run from ``start`` to ``settings.steps``, yielding a labelled frame every ``every``
+    steps (and the first frame when ``start`` is 0)."""
+    if start == 0:
+        yield _frame(ff, settings.info(0, source), velocities=True)
+    step, every, steps = start, settings.every, settings.steps
+    while step < steps:
+        n = min(every - step % every, steps - step)
+        _lmp(ff, f"run {n} start 0 stop {steps} post no", source)
+        step += n
+        bar.update(n)
+        frame = _frame(ff, settings.info(step, source), velocities=True)
+        if settings.label != "NVT":
+            bar.set_postfix(V=f"{frame.get_volume():.0f} Å³", refresh=False)
+        yield frame
+
+
+def iter_md(atoms: Atoms, ensemble: str | MDSettings = "NVT", *, output=None,
+            resume: bool = False, overwrite: bool = False, topology=None, progress: bool = True,
+            **settings) -> Iterator[Atoms]:
     """Run MOF-FF MD and yield labelled frames as they are made (a lazy generator).
 
     Frames are taken at steps 0, ``every``, 2 ``every``, ... and ``steps``. Nothing runs
@@ -328,58 +404,16 @@ def iter_md(atoms: Atoms, ensemble: str = "NVT", temperature: float = 300.0,
     :func:`run_md` for the parameters. When resuming, only the new frames are yielded.
     If the loop is left early the output stays in ``<output>.partial.extxyz``.
     """
-    ens = str(ensemble).upper()
-    if ens not in ("NVT", "NPT"):
-        raise SamplingError(f"ensemble must be 'NVT' or 'NPT', got {ensemble!r}")
-    if pressure_end_mpa is not None and ens != "NPT":
-        raise SamplingError("a pressure ramp needs ensemble='NPT'")
-    label_ens = "ramp" if pressure_end_mpa is not None else ens
-    _check_positive(temperature=temperature, steps=steps, every=every, timestep_fs=timestep_fs)
-    if not (isinstance(seed, (int, np.integer)) and 0 < seed < 2**31):
-        raise SamplingError(f"seed must be an integer between 1 and 2**31 - 1, got {seed!r}")
-    p_end = pressure_mpa if pressure_end_mpa is None else pressure_end_mpa
-    tdamp = tdamp_fs or 100 * timestep_fs
-    pdamp = pdamp_fs or 1000 * timestep_fs
+    run = _md_settings(ensemble, settings)
+    writer = _open_md_output(output, run, resume=resume, overwrite=overwrite, n_atoms=len(atoms))
+    return _md_generator(atoms, run, writer, topology, progress)
+
+
+def _md_generator(atoms: Atoms, settings: MDSettings, writer: FrameWriter | None, topology,
+                  progress: bool) -> Iterator[Atoms]:
+    # Separate from iter_md so that settings and output-file errors are raised when iter_md
+    # is called, not at the first iteration.
     source = _source(atoms)
-
-    def target_p(step: int) -> float:
-        if ens == "NVT":
-            return 0.0
-        return float(pressure_mpa + (p_end - pressure_mpa) * step / steps)
-
-    def info(step: int) -> dict:
-        return {"source": source, "ensemble": label_ens, "temperature": float(temperature),
-                "pressure": target_p(step), "step": int(step), "timestep": float(timestep_fs),
-                "time": step * timestep_fs / 1000.0}
-
-    resume_from, last = (None, None)
-    if output is not None:
-        resume_from, last = _check_output(output, resume=resume, overwrite=overwrite)
-    if last is not None:
-        start = int(last.info.get("step", -1))
-        want = info(start) if 0 <= start <= steps else None
-        have = {k: last.info.get(k) for k in ("ensemble", "temperature", "pressure", "timestep")}
-        if want is None or have["ensemble"] != label_ens or any(
-                not np.isclose(float(have[k] if have[k] is not None else np.nan), want[k],
-                               rtol=1e-9, atol=1e-9)
-                for k in ("temperature", "pressure", "timestep")):
-            raise SamplingError(
-                f"cannot resume: the last frame (step {start}, {have}) does not belong to "
-                f"this run ({label_ens}, T={temperature} K, {steps} steps, dt={timestep_fs} fs)",
-                str(resume_from))
-        if "momenta" not in last.arrays or len(last) != len(atoms):
-            raise SamplingError("cannot resume: last frame has no momenta or a different "
-                                "number of atoms", str(resume_from))
-    return _md_generator(atoms, ens, label_ens, temperature, pressure_mpa, p_end, steps, every,
-                         timestep_fs, seed, output, tdamp, pdamp, resume_from, last, topology,
-                         progress, source, info)
-
-
-def _md_generator(atoms, ens, label_ens, temperature, p_start, p_end, steps, every, dt, seed,
-                  output, tdamp, pdamp, resume_from, last, topology, progress, source, info):
-    # Generator body kept separate so that parameter and output-file errors are raised when
-    # iter_md is called, not at the first iteration.
-    writer, start = None, 0
     ff = MOFFF()
     bar = None
     try:
@@ -387,55 +421,25 @@ def _md_generator(atoms, ens, label_ens, temperature, p_start, p_end, steps, eve
             from .topology import perceive
 
             topology = perceive(atoms, source=source)
-        if last is not None:
-            start = int(last.info["step"])
-            ff.setup(last, topology)
-            _set_velocities(ff, last)
-        else:
-            ff.setup(atoms, topology)
-        if output is not None:
-            writer = _open_writer(output, resume_from)
-        lmp_cmds = [f"timestep {dt!r}", f"reset_timestep {start}", "thermo 0"]
-        if last is None:
-            lmp_cmds.append(f"velocity all create {temperature!r} {int(seed)} "
-                            "mom yes rot no dist gaussian loop geom")
-        if ens == "NVT":
-            lmp_cmds.append(f"fix zifviz_md all nvt temp {temperature!r} {temperature!r} {tdamp!r}")
-        else:
-            lmp_cmds.append(f"fix zifviz_md all npt temp {temperature!r} {temperature!r} {tdamp!r} "
-                            f"tri {p_start * ATM_PER_MPA!r} {p_end * ATM_PER_MPA!r} {pdamp!r}")
-        _lmp(ff, "\n".join(lmp_cmds), source)
-        bar = _progress(progress, steps, f"MD {label_ens} {temperature:g} K", initial=start)
-        if last is None:
-            frame = _frame(ff, info(0), velocities=True)
-            if writer:
+        start = _start_md(ff, atoms, settings, None if writer is None else writer.last,
+                          topology, source)
+        bar = _progress(progress, settings.steps, f"MD {settings.label} {settings.temperature:g} K",
+                        initial=start)
+        for frame in _md_steps(ff, settings, start, source, bar):
+            if writer is not None:
                 writer.write(frame)
             yield frame
-        step = start
-        while step < steps:
-            n = min(every - step % every, steps - step)
-            _lmp(ff, f"run {n} start 0 stop {steps} post no", source)
-            step += n
-            bar.update(n)
-            frame = _frame(ff, info(step), velocities=True)
-            if label_ens != "NVT":
-                bar.set_postfix(V=f"{frame.get_volume():.0f} Å³", refresh=False)
-            if writer:
-                writer.write(frame)
-            yield frame
-        if writer:
+        if writer is not None:
             writer.finish()
     finally:
         if bar is not None:
             bar.close()
-        if writer:
-            writer.close()
+        if writer is not None:
+            writer.close()  # keeps every finished frame in the partial file
         ff.close()
 
 
-def run_md(atoms: Atoms, ensemble: str = "NVT", temperature: float = 300.0,
-           pressure_mpa: float = 0.0, steps: int = 1000, every: int = 100,
-           timestep_fs: float = 0.5, seed: int = 12345, output=None, **kwargs):
+def run_md(atoms: Atoms, ensemble: str | MDSettings = "NVT", *, output=None, **kwargs):
     """Run MOF-FF molecular dynamics (Nosé–Hoover) and return the labelled frames.
 
     Parameters
@@ -443,24 +447,14 @@ def run_md(atoms: Atoms, ensemble: str = "NVT", temperature: float = 300.0,
     atoms:
         Starting structure (a Zn(Im)2 framework).
     ensemble:
-        ``"NVT"`` (``fix nvt``) or ``"NPT"`` (``fix npt ... tri``: all six cell degrees of
-        freedom, off-diagonal stress target 0).
-    temperature:
-        Thermostat temperature (K); initial velocities are drawn at this temperature from
-        ``seed`` (``velocity create ... loop geom``), so a run is reproducible.
-    pressure_mpa:
-        Barostat pressure (MPa; NPT only).
-    steps, every:
-        Number of MD steps; a frame is taken every ``every`` steps (and at steps 0 and
-        ``steps``).
-    timestep_fs:
-        MD time step (fs).
+        ``"NVT"`` or ``"NPT"``, or a complete :class:`MDSettings`.
     output:
         An extended XYZ file the frames are streamed to (see the module notes on
         ``<output>.partial.extxyz``, ``resume`` and ``overwrite``).
     kwargs:
-        ``pressure_end_mpa`` (ramp the barostat linearly to this pressure), ``tdamp_fs``
-        (default 100 time steps), ``pdamp_fs`` (default 1000 time steps), ``resume``,
+        The fields of :class:`MDSettings` (``temperature``, ``pressure_mpa``,
+        ``pressure_end_mpa``, ``steps``, ``every``, ``timestep_fs``, ``seed``, ``tdamp_fs``,
+        ``pdamp_fs``; they override those of a given settings object) and ``resume``,
         ``overwrite``, ``topology``, ``progress`` (tqdm bar, default ``True``).
 
     Returns
@@ -470,8 +464,7 @@ def run_md(atoms: Atoms, ensemble: str = "NVT", temperature: float = 300.0,
         :class:`zifviz.io.Trajectory` of the finished file (memory stays flat).
         Use :func:`iter_md` to handle frames one by one as they are made.
     """
-    gen = iter_md(atoms, ensemble, temperature, pressure_mpa, steps, every, timestep_fs, seed,
-                  output, **kwargs)
+    gen = iter_md(atoms, ensemble, output=output, **kwargs)
     if output is None:
         return list(gen)
     for _ in gen:
@@ -486,8 +479,8 @@ def pressure_ramp(atoms: Atoms, p_start_mpa: float, p_end_mpa: float, steps: int
     Frames have ``info["ensemble"] == "ramp"`` and ``info["pressure"]`` the target at their
     step. Other arguments as for :func:`run_md`.
     """
-    return run_md(atoms, "NPT", temperature, p_start_mpa, steps, every,
-                  pressure_end_mpa=p_end_mpa, **kwargs)
+    return run_md(atoms, "NPT", temperature=temperature, pressure_mpa=p_start_mpa,
+                  pressure_end_mpa=p_end_mpa, steps=steps, every=every, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------
@@ -520,11 +513,12 @@ def rattle(atoms: Atoms, n: int, atom_sigma: float = 0.05, cell_sigma: float = 0
         topology = perceive(atoms, source=source)
     writer = None
     if output is not None:
-        _check_output(output, resume=False, overwrite=overwrite)
-        writer = _open_writer(output, None)
+        writer = FrameWriter(output, overwrite=overwrite, settings={
+            "run": "rattle", "n": int(n), "atom_sigma": float(atom_sigma),
+            "cell_sigma": float(cell_sigma), "seed": int(seed)})
     rng = np.random.default_rng(seed)
     frames = []
-    ff = MOFFF()
+    calc = MOFFFCalculator(topology)  # one typing, one LAMMPS instance for every copy
     try:
         from tqdm.auto import tqdm
 
@@ -535,13 +529,17 @@ def rattle(atoms: Atoms, n: int, atom_sigma: float = 0.05, cell_sigma: float = 0
             copy.set_cell(atoms.cell.array @ (np.eye(3) + eps), scale_atoms=True)
             copy.positions += rng.normal(0.0, atom_sigma, copy.positions.shape)
             copy.wrap()
-            ff.setup(copy, topology)
-            frame = _frame(ff, {
+            results = calc.evaluate(copy)
+            frame = copy
+            frame.arrays["energies"] = results["energies"]
+            frame.info.update({
                 "source": source, "ensemble": "rattle", "temperature": 0.0, "pressure": 0.0,
                 "step": k, "timestep": 0.0, "time": 0.0,
                 "atom_sigma": float(atom_sigma), "cell_sigma": float(cell_sigma), "seed": int(seed),
+                "energy": results["energy"], "forcefield": calc.name, "temperature_inst": 0.0,
+                # pressure = -trace(stress)/3; eV/Å³ -> MPa
+                "pressure_inst": float(-results["stress"][:3].mean() / units.Pascal / 1e6),
             })
-            ff.close()
             frame.info["strain"] = eps[(0, 1, 2, 1, 0, 0), (0, 1, 2, 2, 2, 1)]
             if writer:
                 writer.write(frame)
@@ -554,4 +552,4 @@ def rattle(atoms: Atoms, n: int, atom_sigma: float = 0.05, cell_sigma: float = 0
     finally:
         if writer:
             writer.close()
-        ff.close()
+        calc.close()
