@@ -88,12 +88,12 @@ def compare_label(name: str, atoms: Atoms, n_frames: int) -> None:
 
     calc = MOFFFCalculator()
     t0 = time.perf_counter()
-    calc.label(frames[0])
+    calc.labelled(frames[0])
     t_first = time.perf_counter() - t0
     reused_t, reused_e = [], []
     for f in frames[1:]:
         t0 = time.perf_counter()
-        reused_e.append(calc.label(f).info["energy"])
+        reused_e.append(calc.labelled(f).info["energy"])
         reused_t.append(time.perf_counter() - t0)
     calc.close()
     diff = float(np.max(np.abs(np.array(reused_e) - np.array(fresh_e)) / np.abs(fresh_e)))

@@ -195,7 +195,7 @@ def _cmd_label(args) -> int:
                 atoms.info.setdefault("source", Path(args.file).name)
                 atoms.info.setdefault("source_file", str(args.file))
                 atoms.info["frame"] = index
-                labelled = calc.label(atoms)
+                labelled = calc.labelled(atoms)
                 for key in ("spacegroup", "occupancy", "unit_cell"):  # not representable
                     labelled.info.pop(key, None)
                 print(_summary_line(index, labelled, calc.last_topology), flush=True)

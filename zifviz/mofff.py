@@ -546,7 +546,7 @@ class MOFFF:
         """
         if self._calculator is None:
             self._calculator = MOFFFCalculator(kspace_accuracy=self.kspace_accuracy, log=self.log)
-        return self._calculator.label(atoms, topology)
+        return self._calculator.labelled(atoms, topology)
 
     def write_inputs(self, atoms: Atoms, directory, topology=None) -> Path:
         """Write ``system.data`` and ``in.mofff`` into ``directory`` for a standalone LAMMPS run."""
@@ -687,7 +687,8 @@ class MOFFFCalculator(Calculator):
 
     Attributes
     ----------
-    topology : the topology of the last frame evaluated.
+    topology : the topology later frames are checked against (the given one, or the last
+        perceived); ``last_topology`` the topology of the last frame evaluated.
     n_setups, n_typings : how many times LAMMPS was set up and a structure typed.
     """
 
@@ -705,7 +706,7 @@ class MOFFFCalculator(Calculator):
         self._max_cached = max_cached
         self.lmp = None
         self._key = None
-        self._natoms = 0
+        self.last_topology = None
         self.n_setups = 0
         self.n_typings = 0
 
@@ -810,7 +811,7 @@ class MOFFFCalculator(Calculator):
         }
 
     def evaluate(self, atoms: Atoms, topology=None) -> dict:
-        """Evaluate ``atoms`` (ASE units) without storing it; see :meth:`label`."""
+        """Evaluate ``atoms`` (ASE units) without storing it; see :meth:`labelled`."""
         topo, key, typed = self._resolve(atoms, topology)
         prism = _prism(atoms)
         if self.lmp is None or key != self._key:
@@ -818,7 +819,7 @@ class MOFFFCalculator(Calculator):
             self.lmp = _start_lammps(atoms, typed, prism, kspace_accuracy=self.kspace_accuracy,
                                      log=self.log)
             self.n_setups += 1
-            self._key, self._natoms = key, len(atoms)
+            self._key = key
         else:
             self._push(atoms, prism)
         results = self._run(prism, len(atoms))
@@ -830,7 +831,7 @@ class MOFFFCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         self.results = self.evaluate(self.atoms)
 
-    def label(self, atoms: Atoms, topology=None) -> Atoms:
+    def labelled(self, atoms: Atoms, topology=None) -> Atoms:
         """A copy of ``atoms`` with ``arrays["energies"]``, ``info["energy"]`` (eV) and
         ``info["forcefield"]``. With ``topology``, the frame must fit it (else an error)."""
         results = self.evaluate(atoms, topology)
@@ -862,10 +863,10 @@ def label(atoms: Atoms, topology=None, *, calculator: MOFFFCalculator | None = N
     :func:`label_frames`); without it a new LAMMPS instance is started and freed.
     """
     if calculator is not None:
-        return calculator.label(atoms, topology)
+        return calculator.labelled(atoms, topology)
     calc = MOFFFCalculator()
     try:
-        return calc.label(atoms, topology)
+        return calc.labelled(atoms, topology)
     finally:
         calc.close()
 
@@ -889,7 +890,7 @@ def label_frames(frames: Iterable[Atoms], topology=None, *,
     try:
         for atoms in tqdm(frames, desc="label", unit="frame", total=total, disable=not progress,
                           leave=False):
-            yield calc.label(atoms, topology)
+            yield calc.labelled(atoms, topology)
     finally:
         if calculator is None:
             calc.close()
