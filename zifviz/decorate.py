@@ -89,12 +89,38 @@ def linker_geometry(centres: np.ndarray, to_a1: np.ndarray, to_a2: np.ndarray) -
 LINKER_SYMBOLS = [s for s, _ in _RING] + ["H", "H", "H"]
 
 
-def decorate(net: Atoms) -> Atoms:
-    """An atomistic Zn(Im)2 structure from an AB2 net (A beads Zn or Si, B beads O, or a
-    ``bead`` array). Zn atoms come first, then each linker as N1, C2, N3, C4, C5, H2, H4, H5."""
+def neighbour_shifts(net: Atoms, neighbours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The A neighbours of each B bead as indices into ``net`` and integer cell shifts:
+    ``(n_b, 2)`` and ``(n_b, 2, 3)`` such that B→A is ``r[a] + shift @ cell - r[b]``.
+
+    Keep them to decorate a distorted copy of the same net with the same connectivity
+    (``decorate(copy, neighbours=...)``), whatever the distances have become."""
     source = str(net.info.get("source", "net"))
     kinds = _bead_kinds(net, source)
-    _, vectors = net_neighbours(net)
+    idx, vectors = net_neighbours(net) if neighbours is None else neighbours
+    b = net.positions[kinds == "B"]
+    a_index = np.flatnonzero(kinds == "A")[idx]
+    offset = b[:, None, :] + vectors - net.positions[a_index]
+    shifts = np.rint(offset @ np.linalg.inv(net.cell.array)).astype(int)
+    return a_index, shifts
+
+
+def decorate(net: Atoms, neighbours: tuple[np.ndarray, np.ndarray] | None = None) -> Atoms:
+    """An atomistic Zn(Im)2 structure from an AB2 net (A beads Zn or Si, B beads O, or a
+    ``bead`` array). Zn atoms come first, then each linker as N1, C2, N3, C4, C5, H2, H4, H5.
+
+    Each B bead binds its two nearest A beads, unless ``neighbours`` (from
+    :func:`neighbour_shifts` on an undistorted copy of the net) fixes them."""
+    source = str(net.info.get("source", "net"))
+    kinds = _bead_kinds(net, source)
+    if neighbours is None:
+        _, vectors = net_neighbours(net)
+    else:
+        a_index, shifts = neighbours
+        b = net.positions[kinds == "B"]
+        if a_index.shape != (len(b), 2) or shifts.shape != (len(b), 2, 3):
+            raise StructureError(f"neighbours do not fit this net ({len(b)} B beads)", source)
+        vectors = net.positions[a_index] + shifts @ net.cell.array - b[:, None, :]
     centres = net.positions[kinds == "B"]
     linker_positions = linker_geometry(centres, vectors[:, 0], vectors[:, 1]).reshape(-1, 3)
     zn_positions = net.positions[kinds == "A"]
