@@ -145,3 +145,89 @@ def test_energies_referenced_to_zni(zif4):
     del atoms.info["zni_energy_per_zn"]
     with pytest.raises(zifviz.StructureError, match="zni_energy_per_zn"):
         referenced(atoms)
+
+
+# ---- level_geometry: beads and bonds of a frame without building Atoms ------------------------
+
+from zifviz.coarse import LEVEL_LABELS, LEVELS, level_geometry  # noqa: E402
+from zifviz.errors import TopologyMismatchError  # noqa: E402
+
+SHARED = ["widmer2019/ZIF4-FixedCell.cif", "widmer2019/ZIF4-RelaxedCell.cif",
+          "widmer2019/ZIF4-CP-II-FixedCell.cif", "widmer2019/ZIF4-CP-II-RelaxedCell.cif",
+          "widmer2019/ZNI-FixedCell.cif", "widmer2019/ZNI-RelaxedCell.cif",
+          "widmer2019/ZIF-4-cp-II.cif", "widmer2019/ZIF-4-hPT-II.cif",
+          "gaillac2020/ZIF4_15glass01.cif", "gaillac2020/ZIF4_15glass02.cif",
+          "gaillac2020/ZIF4_15glass03.cif"]
+
+
+def test_levels_have_labels():
+    assert LEVELS == ("atomistic", "AB2", "A")
+    assert tuple(LEVEL_LABELS) == LEVELS and LEVEL_LABELS["A"] == "A-only"
+    assert all(normalise_level(label) == level for level, label in LEVEL_LABELS.items())
+
+
+def _same_geometry(atoms, topo, level, beads, pairs, shifts):
+    cg = zifviz.coarse_grain(atoms, level, topo)
+    np.testing.assert_allclose(beads, cg.positions, atol=1e-9)
+    ref_pairs, ref_shifts = zifviz.net_bonds(topo, level, atoms=atoms)
+    np.testing.assert_array_equal(pairs, ref_pairs)
+    np.testing.assert_array_equal(shifts, ref_shifts)
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_level_geometry_matches_coarse_grain_on_shared_supercells(shared_data, name):
+    atoms = zifviz.read(shared_data / "structures" / name).repeat(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
+        topo = zifviz.perceive(atoms)
+    # another frame: rattled, moved and re-wrapped; the topology of the first frame serves it
+    frame = atoms.copy()
+    frame.positions += np.random.default_rng(5).normal(scale=0.08, size=frame.positions.shape) + [5.0, -2.0, 9.0]
+    frame.wrap()
+    cell = frame.cell.array
+    for level in LEVELS:
+        beads, pairs, shifts = level_geometry(topo, frame.positions, cell, level)
+        _same_geometry(frame, topo, level, beads, pairs, shifts)
+        v = beads[pairs[:, 1]] + shifts @ cell - beads[pairs[:, 0]]
+        assert np.linalg.norm(v, axis=1).max() < {"atomistic": 3.0, "AB2": 4.0, "A": 7.5}[level]
+        # float32 positions (a trajectory's fast path) and the connectivity alone: same bonds
+        b32, p32, s32 = level_geometry(topo.connectivity, frame.positions.astype(np.float32),
+                                       frame.cell, level)
+        np.testing.assert_array_equal(p32, pairs)
+        np.testing.assert_allclose(b32[p32[:, 1]] + s32 @ cell - b32[p32[:, 0]], v, atol=1e-4)
+
+
+def test_level_geometry_refuses_frames_that_do_not_fit(zif4):
+    topo = zifviz.perceive(zif4)
+    with pytest.raises(TopologyMismatchError, match=r"topology is for 272 atoms, positions have shape \(271, 3\)"):
+        level_geometry(topo, zif4.positions[:-1], zif4.cell.array, "A")
+    swapped = zif4.positions.copy()
+    a, b = topo.zn[0], topo.zn[5]
+    swapped[[a, b]] = swapped[[b, a]]
+    for level in LEVELS:
+        with pytest.raises(TopologyMismatchError, match="Zn"):
+            level_geometry(topo, swapped, zif4.cell.array, level)
+    with pytest.raises(zifviz.StructureError, match="no periodic cell"):
+        level_geometry(topo, zif4.positions, np.zeros((3, 3)), "AB2")
+    with pytest.raises(ZifvizError, match="unknown coarse-graining level"):
+        level_geometry(topo, zif4.positions, zif4.cell.array, "AB3")
+
+
+def test_level_geometry_is_fast_on_6x6x6(zif4):
+    """Generous bounds only (a loaded CI machine); the figures are in benchmarks/bench_perception.py."""
+    import time
+
+    big = zif4.repeat(6)
+    topo = zifviz.perceive(big)
+    pos, cell = big.positions.astype(np.float32), big.cell.array
+    for level, bound in (("A", 0.5), ("AB2", 1.0), ("atomistic", 1.5)):
+        t = time.perf_counter()
+        beads, pairs, _ = level_geometry(topo, pos, cell, level)
+        assert time.perf_counter() - t < bound
+        assert len(beads) == {"A": 3456, "AB2": 3456 + 6912, "atomistic": 58_752}[level]
+
+
+def test_local_energies_refuse_energies_of_another_structure(zif4):
+    topo = zifviz.perceive(zif4)
+    with pytest.raises(TopologyMismatchError, match=r"per-atom energies have shape \(271,\)"):
+        zifviz.local_energies(np.zeros(271), topo)
