@@ -192,9 +192,7 @@ def environment_table(frames: Atoms | Iterable[Atoms], topologies=None, *,
     show = progress if progress is not None else (total is None or total > 50)
 
     per_frame: list[dict] = []
-    env: dict[str, list[np.ndarray]] = {k: [] for k in ("zn", "zn_rank", "coordination",
-                                                        "eps_zn", "eps_local", "eps_local_ref")}
-    counts = []
+    env: dict[str, list[np.ndarray]] = {k: [] for k in ("zn", "coordination") + ENERGY_COLUMNS}
     with tqdm(frames, total=total, desc="environments", disable=not show, leave=False) as bar:
         for pos, atoms in enumerate(bar):
             with warnings.catch_warnings():
@@ -202,56 +200,44 @@ def environment_table(frames: Atoms | Iterable[Atoms], topologies=None, *,
                 topo = _topology_for(atoms, pos, topologies)
             order = np.argsort(topo.zn, kind="stable")
             zn = np.asarray(topo.zn)[order]
-            n = len(zn)
-            counts.append(n)
             env["zn"].append(zn)
-            env["zn_rank"].append(np.arange(n))
             env["coordination"].append(np.asarray(topo.coordination)[order])
             energies = atom_energies(atoms)
-            nan = np.full(n, np.nan)
-            if energies is not None:
-                local = local_energies(energies, topo)[order]
-                env["eps_zn"].append(energies[zn])
-                env["eps_local"].append(local)
-                ref = atoms.info.get(REFERENCE_KEY)
-                env["eps_local_ref"].append(local - float(ref) if ref is not None else nan)
-            else:
-                env["eps_zn"].append(nan)
-                env["eps_local"].append(nan)
-                env["eps_local_ref"].append(nan)
-            row = {"structure_id": structure_id(atoms),
-                   "frame": int(atoms.info.get("frame", pos)), "frame_pos": pos}
-            for key in INFO_COLUMNS:
-                if key in atoms.info:
-                    row[key] = atoms.info[key]
+            nan = np.full(len(zn), np.nan)
+            local = nan if energies is None else local_energies(energies, topo)[order]
+            ref = atoms.info.get(REFERENCE_KEY)
+            env["eps_zn"].append(nan if energies is None else energies[zn])
+            env["eps_local"].append(local)
+            env["eps_local_ref"].append(nan if ref is None else local - float(ref))
+            row = {"structure_id": structure_id(atoms), "frame": atoms.info.get("frame", pos),
+                   "frame_pos": pos, "n": len(zn)}
+            row.update({key: atoms.info[key] for key in INFO_COLUMNS if key in atoms.info})
             per_frame.append(row)
 
-    frames_df = pd.DataFrame(per_frame, columns=list(dict.fromkeys(
-        ["structure_id", "frame", "frame_pos"] + [k for r in per_frame for k in r])))
-    repeat = np.repeat(np.arange(len(per_frame)), counts)
-    frames_df = frames_df.iloc[repeat].reset_index(drop=True)
-    cat = (lambda k: np.concatenate(env[k]) if env[k] else np.zeros(0))
-    columns: dict[str, object] = {
-        "structure_id": frames_df["structure_id"].astype(object) if len(frames_df) else [],
-        "frame": frames_df["frame"].to_numpy(dtype=np.int64) if len(frames_df) else np.zeros(0, int),
-        "zn": cat("zn").astype(np.int64),
-        "zn_rank": cat("zn_rank").astype(np.int64),
-        "frame_pos": frames_df["frame_pos"].to_numpy(dtype=np.int64) if len(frames_df) else np.zeros(0, int),
-        "coordination": cat("coordination").astype(np.int64),
-    }
+    present = [k for k in INFO_COLUMNS if any(k in r for r in per_frame)]
+    meta = pd.DataFrame(per_frame, columns=["structure_id", "frame", "frame_pos", "n"] + present)
+    meta = meta.iloc[np.repeat(np.arange(len(meta)), meta["n"].to_numpy(dtype=np.int64))]
+    meta = meta.reset_index(drop=True)
+    joined = {k: np.concatenate(v) if v else np.zeros(0) for k, v in env.items()}
+    table = pd.DataFrame({
+        "structure_id": meta["structure_id"].astype(str),
+        "frame": meta["frame"].to_numpy(dtype=np.int64),
+        "zn": joined["zn"].astype(np.int64),
+        "zn_rank": meta.groupby("frame_pos").cumcount().to_numpy(dtype=np.int64),
+        "frame_pos": meta["frame_pos"].to_numpy(dtype=np.int64),
+        "coordination": joined["coordination"].astype(np.int64),
+    })
     for key in ENERGY_COLUMNS:
-        values = cat(key).astype(float)
-        if len(values) and not np.isnan(values).all():
-            columns[key] = values
-    for key in INFO_COLUMNS:
-        if key in frames_df:
-            values = frames_df[key]
-            columns[key] = (categorical(values, CATEGORIES[key]) if key in CATEGORIES
-                            else values.to_numpy())
-    table = pd.DataFrame(columns)
-    for key in ("step",):
-        if key in table and table[key].notna().all():
-            table[key] = table[key].astype(np.int64)
+        if not np.isnan(joined[key].astype(float)).all():
+            table[key] = joined[key].astype(float)
+    for key in present:
+        values = meta[key]
+        if key in CATEGORIES:
+            table[key] = categorical(values, CATEGORIES[key])
+        elif key == "step" and values.notna().all():
+            table[key] = values.to_numpy(dtype=np.int64)
+        else:
+            table[key] = values.to_numpy()
     return table
 
 
