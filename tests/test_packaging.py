@@ -40,3 +40,20 @@ def test_readme_opens_with_two_commands_and_ci_calls_the_test_one():
     assert len(commands) == 2, commands
     test_cmd = next(c for c in commands if " test" in c).split("#")[0].strip()
     assert test_cmd in (REPO / ".ci/run").read_text()
+
+
+def test_source_distribution_lists_the_demo_data():
+    """MANIFEST.in puts every shipped demo file into the sdist (a wheel built from it copies
+    them into zifviz/data/; tests/test_wheel.py builds one)."""
+    import json
+
+    included = set()
+    for line in (REPO / "MANIFEST.in").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["include"]:
+            included.update(words[1:])
+    manifest = json.loads((REPO / "data/MANIFEST.json").read_text())
+    wanted = {f"data/{e['file']}" for e in manifest.values()} | {"data/MANIFEST.json",
+                                                                  "data/README.md"}
+    assert wanted <= included
+    assert all((REPO / name).is_file() for name in wanted)
