@@ -253,3 +253,43 @@ def test_bad_type_map_exits_2(bad, capsys):
         main(["label", "whatever.dump", "--type-map", bad])
     assert exit_info.value.code == 2
     assert "type-map" in capsys.readouterr().err
+
+
+@needs_data
+def test_label_killed_by_sigint_resumes(tmp_path):
+    """A real Ctrl-C (SIGINT to the process) exits 130 keeping the finished frames; --resume
+    completes the file."""
+    import signal
+    import time
+
+    import ase.io
+
+    atoms = zifviz.read(ZIF4)
+    atoms.info = {}
+    rng = np.random.default_rng(2)
+    frames = []
+    for _ in range(60):
+        f = atoms.copy()
+        f.positions += rng.normal(0.0, 0.01, f.positions.shape)
+        frames.append(f)
+    traj = tmp_path / "long.extxyz"
+    ase.io.write(traj, frames, format="extxyz")
+    out = tmp_path / "out.extxyz"
+    partial = out.with_name("out.partial.extxyz")
+    cmd = [sys.executable, "-m", "zifviz.cli", "label", str(traj), "-o", str(out), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if partial.exists() and partial.read_text().count("Lattice=") >= 2:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "kept in" in err and "Traceback" not in err
+    kept = len(list(zifviz.iread(partial)))
+    assert 2 <= kept < 60 and not out.exists()
+    done = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"{60 - kept} new, {kept} resumed" in done.stderr
+    assert [f.info["frame"] for f in zifviz.iread(out)] == list(range(60))

@@ -21,8 +21,11 @@ Exit status: 0 done, 2 bad input (one line on stderr naming the file), 130 inter
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -108,6 +111,23 @@ def _type_map(text: str) -> dict[int, str]:
     if not out:
         raise argparse.ArgumentTypeError("empty type map")
     return out
+
+
+@contextlib.contextmanager
+def _holding_ctrl_c():
+    """Hold Ctrl-C (SIGINT) until the block has run, so that a frame is never half written;
+    the interrupt is raised as soon as the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
 
 
 def _cli_hint(message: str) -> str:
@@ -200,7 +220,8 @@ def _cmd_label(args) -> int:
                     labelled.info.pop(key, None)
                 print(_summary_line(index, labelled, calc.last_topology), flush=True)
                 if writer:
-                    writer.write(labelled)
+                    with _holding_ctrl_c():
+                        writer.write(labelled)
                 index += 1
         if writer:
             out = writer.finish()

@@ -56,7 +56,6 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.lammps import Prism
 
-from . import errors
 from .errors import ForceFieldError, StructureError
 from .lammps_engine import open_lammps
 
@@ -575,27 +574,6 @@ class MOFFF:
 # ---------------------------------------------------------------------------------------
 #: 1 atm (LAMMPS ``real`` pressure unit) in eV/Å³.
 ATM_TO_EV_A3 = 101325.0 * units.Pascal
-#: A bond longer than this times its MOF-FF r0 means the frame does not fit the topology.
-BOND_STRETCH_LIMIT = 1.5
-_R0 = np.array([c[0] for c in BOND_COEFFS.values()])
-_TYPE_NUMBERS = None  # atomic numbers per MOF-FF type (1-based), filled on first use
-
-
-def _type_numbers() -> np.ndarray:
-    global _TYPE_NUMBERS
-    if _TYPE_NUMBERS is None:
-        from ase.data import atomic_numbers
-
-        _TYPE_NUMBERS = np.array([0] + [atomic_numbers[v[0]] for v in ATOM_TYPES.values()])
-    return _TYPE_NUMBERS
-
-
-def _mismatch(message: str, source) -> Exception:
-    """A TopologyMismatchError (a StructureError) where the errors module has it."""
-    cls = getattr(errors, "TopologyMismatchError", StructureError)
-    return cls(message, source)
-
-
 def _frame_source(atoms: Atoms) -> str | None:
     """Where a frame comes from, for error messages: ``file (frame i)`` when known."""
     info = atoms.info
@@ -621,60 +599,18 @@ def _connectivity_key(topology, numbers: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def check_fits(atoms: Atoms, typed: MOFFFTopology, source=None) -> None:
-    """Check, cheaply, that ``atoms`` is a frame ``typed`` describes.
-
-    Every atom must have the element of its MOF-FF type and every bond must be shorter
-    than :data:`BOND_STRETCH_LIMIT` times its MOF-FF r0 (minimum image). Raises a
-    :class:`~zifviz.errors.StructureError` (``TopologyMismatchError``) naming the first
-    misfits; a reordered, duplicated or foreign frame fails here instead of giving a
-    meaningless energy.
-    """
-    if len(atoms) != len(typed.types):
-        raise _mismatch(f"the typed topology is for {len(typed.types)} atoms, the frame has "
-                        f"{len(atoms)}", source)
-    want = _type_numbers()[typed.types]
-    wrong = np.flatnonzero(atoms.numbers != want)
-    if len(wrong):
-        raise _mismatch(f"{len(wrong)} atoms have another element than in the typed topology "
-                        f"(first: atom {wrong[0]}); are the atoms in another order?", source)
-    if not len(typed.bonds):
-        return
-    i, j = typed.bonds[:, 1], typed.bonds[:, 2]
-    cell = atoms.cell.array
-    try:
-        frac = np.linalg.solve(cell.T, atoms.positions.T).T
-    except np.linalg.LinAlgError:
-        raise _mismatch("the cell is singular", source) from None
-    d = frac[j] - frac[i]
-    d -= np.round(d)
-    length = np.linalg.norm(d @ cell, axis=1)
-    limit = BOND_STRETCH_LIMIT * _R0[typed.bonds[:, 0] - 1]
-    bad = np.flatnonzero(~(length <= limit))  # NaN fails too
-    if len(bad):  # rounding is the minimum image only for near-orthogonal cells: check all 27
-        shifts = np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).reshape(3, -1).T
-        vec = (d[bad][:, None, :] + shifts[None]) @ cell
-        length[bad] = np.linalg.norm(vec, axis=2).min(axis=1)
-        bad = bad[~(length[bad] <= limit[bad])]
-    if len(bad):
-        k = bad[0]
-        raise _mismatch(f"{len(bad)} bonds are longer than {BOND_STRETCH_LIMIT}x their MOF-FF "
-                        f"length (first: atoms {i[k]}-{j[k]}, {length[k]:.2f} Å); the frame does "
-                        "not fit the topology", source)
-
-
 class MOFFFCalculator(Calculator):
     """MOF-FF for ZIFs as an ASE calculator, one LAMMPS instance reused across frames.
 
     Properties: ``energy``/``free_energy`` (eV), ``energies`` (per atom, eV, summing to the
     energy), ``forces`` (eV/Å) and ``stress`` (eV/Å³, ASE's sign and Voigt order).
 
-    A structure is perceived and typed once per connectivity (cached by a digest of
-    elements, roles and bonds); a later frame is checked against the last topology
-    (``topology.at(frame)`` and :func:`check_fits`) and, when it fits, only its positions
-    and cell are pushed into the running LAMMPS (``reset_box`` with the same triclinic
-    conventions as :meth:`MOFFF.current_atoms`, positions scattered by atom id) before
-    ``run 0``. A frame that does not fit is perceived anew and LAMMPS is set up again only
+    A structure is perceived and typed once per connectivity (cached by the connectivity's
+    key and the elements); a later frame is checked against the last topology
+    (``topology.at(frame)``: elements, atom order, every bond length) and, when it fits,
+    only its cell and positions are pushed into the running LAMMPS (``change_box ... remap``
+    with the same triclinic conventions as :meth:`MOFFF.current_atoms`, positions set by
+    atom id) before ``run 0``. A frame that does not fit is perceived anew and LAMMPS is set up again only
     if its connectivity differs.
 
     Parameters
@@ -731,19 +667,16 @@ class MOFFFCalculator(Calculator):
         candidate = fixed if fixed is not None else self.topology
         if candidate is not None:
             try:
-                topo = candidate.at(atoms)
-                key, typed = self._typed_for(topo, atoms)
-                check_fits(atoms, typed, source)
-                return topo, key, typed
+                topo = candidate.at(atoms)  # checked: TopologyMismatchError if it does not fit
             except StructureError:
                 if fixed is not None:
                     raise
+            else:
+                return (topo, *self._typed_for(topo, atoms))
         from .topology import perceive
 
         topo = perceive(atoms, source=source)
-        key, typed = self._typed_for(topo, atoms)
-        check_fits(atoms, typed, source)
-        return topo, key, typed
+        return (topo, *self._typed_for(topo, atoms))
 
     # -- LAMMPS ------------------------------------------------------------------------
     def _push(self, atoms: Atoms, prism: Prism) -> None:
