@@ -293,3 +293,12 @@ def test_label_killed_by_sigint_resumes(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"{60 - kept} new, {kept} resumed" in done.stderr
     assert [f.info["frame"] for f in zifviz.iread(out)] == list(range(60))
+
+
+@pytest.mark.parametrize("argv", [["--resume"], ["--force"], ["-o", "x.extxyz", "--resume",
+                                                             "--force"]])
+def test_label_option_conflicts_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["label", "whatever.extxyz", *argv])
+    assert exit_info.value.code == 2
+    assert "--resume" in capsys.readouterr().err

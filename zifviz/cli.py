@@ -53,11 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type-map", metavar="T=EL,...", type=_type_map,
                    help="elements of LAMMPS atom types, for dumps without an element column, "
                         "e.g. 1=C,2=H,3=C,4=H,5=N,6=Zn")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run (skip the frames already in "
-                        "OUT.partial.extxyz) or extend OUT")
-    p.add_argument("--force", "--overwrite", dest="force", action="store_true",
-                   help="replace OUT if it exists (only once the new run has finished)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run (skip the frames already in "
+                            "OUT.partial.extxyz) or extend OUT")
+    again.add_argument("--force", "--overwrite", dest="force", action="store_true",
+                       help="replace OUT if it exists (only once the new run has finished)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="minimise, run MD or rattle with MOF-FF",
@@ -307,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         return build_demo_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "label" and (args.resume or args.force) and not args.output:
+        parser.error("--resume and --force need -o/--output")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")

@@ -83,6 +83,7 @@ ATM_PER_MPA = 9.86923
 #: Values of ``info["ensemble"]``.
 ENSEMBLES = ("minimise-fixed", "minimise-relaxed", "NVT", "NPT", "ramp", "rattle")
 
+
 class SamplingError(ZifvizError):
     """Bad sampling parameters or an output file that cannot be (re)used."""
 
