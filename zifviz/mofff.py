@@ -574,6 +574,8 @@ class MOFFF:
 # ---------------------------------------------------------------------------------------
 #: 1 atm (LAMMPS ``real`` pressure unit) in eV/Å³.
 ATM_TO_EV_A3 = 101325.0 * units.Pascal
+
+
 def _frame_source(atoms: Atoms) -> str | None:
     """Where a frame comes from, for error messages: ``file (frame i)`` when known."""
     info = atoms.info
