@@ -7,8 +7,14 @@ lines (blank lines *between* frames are skipped; inside a frame every line count
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -32,83 +38,6 @@ class XYZBlock:
     data: bytes
     problem: str | None = None
     terminated: bool = True
-
-
-def iter_xyz_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
-    """Yield the frames of a binary (ext)xyz stream ``fh`` one by one (see :class:`XYZBlock`).
-
-    The atom-count line tells where the next frame starts, so a frame with bad atom lines is
-    reported (by the parser) without losing the frames after it. A count line that is not a
-    number, or a file that ends inside a frame, gives a last block with ``problem`` set.
-    """
-    buf = b""
-    base = 0  # stream offset of buf[0]
-    pos = 0  # position in buf
-    eof = False
-
-    def more() -> bool:
-        nonlocal buf, base, pos, eof
-        if eof:
-            return False
-        data = fh.read(chunk_size)
-        if not data:
-            eof = True
-            return False
-        if pos > 0:
-            base += pos
-            buf = buf[pos:]
-            pos = 0
-        buf += data
-        return True
-
-    while True:
-        # the count line, skipping blank lines between frames
-        while True:
-            nl = buf.find(b"\n", pos)
-            if nl < 0:
-                if more():
-                    continue
-                nl = len(buf)  # last line without a newline
-                if pos >= nl:
-                    return
-            line = buf[pos:nl]
-            if line.strip():
-                break
-            pos = nl + 1
-            if pos >= len(buf) and not more():
-                return
-        start = base + pos
-        first = line.split()
-        try:
-            n = int(first[0])
-            if n < 0:
-                raise ValueError
-        except ValueError:
-            yield XYZBlock(start, base + nl, 0, bytes(line),
-                           f"expected an atom count, found {line.strip()[:40].decode(errors='replace')!r}")
-            return
-        # the comment line and n atom lines: n + 1 newlines after the count line
-        need = n + 1
-        off = nl + 1 - pos  # more() may move the buffer; pos + off stays right
-        while True:
-            found, after = _skip_lines(buf, pos + off, need)
-            if found == need or not more():
-                break
-        if found == need:
-            end, terminated = after, True
-        else:  # the file ends inside this frame
-            end, terminated = len(buf), False
-            if found == need - 1 and buf[after:].strip():  # only the last newline is missing
-                found = need
-            if found < need:
-                yield XYZBlock(start, base + end, n, bytes(buf[pos:end]),
-                               f"truncated: ends after {max(found - 1, 0)} of {n} atoms", False)
-                return
-        block = XYZBlock(start, base + end, n, bytes(buf[pos:end]), None, terminated)
-        pos = end
-        yield block
-        if not terminated:
-            return
 
 
 def _skip_lines(buf: bytes, at: int, k: int) -> tuple[int, int]:
@@ -135,6 +64,162 @@ def _skip_lines(buf: bytes, at: int, k: int) -> tuple[int, int]:
         guess = min(window, guess * 2)
 
 
+class _Lines:
+    """Line access to a binary stream read in large chunks; keeps bytes from ``mark`` on."""
+
+    def __init__(self, fh, chunk_size: int = _CHUNK):
+        self.fh, self.chunk = fh, chunk_size
+        self.buf = b""
+        self.base = 0  # stream offset of buf[0]
+        self.pos = 0
+        self.mark = 0
+        self.eof = False
+        self.terminated = True  # did the last line read/skipped end with a newline?
+
+    def more(self) -> bool:
+        if self.eof:
+            return False
+        data = self.fh.read(self.chunk)
+        if not data:
+            self.eof = True
+            return False
+        if self.mark > 0:
+            self.base += self.mark
+            self.buf = self.buf[self.mark:]
+            self.pos -= self.mark
+            self.mark = 0
+        self.buf += data
+        return True
+
+    def set_mark(self) -> int:
+        self.mark = self.pos
+        return self.base + self.pos
+
+    def block(self) -> bytes:
+        return self.buf[self.mark:self.pos]
+
+    def tell(self) -> int:
+        return self.base + self.pos
+
+    def readline(self) -> bytes | None:
+        """The next line without its newline, or None at the end of the stream."""
+        while True:
+            nl = self.buf.find(b"\n", self.pos)
+            if nl >= 0:
+                line = self.buf[self.pos:nl]
+                self.pos = nl + 1
+                self.terminated = True
+                return line
+            if not self.more():
+                if self.pos >= len(self.buf):
+                    return None
+                line = self.buf[self.pos:]
+                self.pos = len(self.buf)
+                self.terminated = False
+                return line
+
+    def skip(self, k: int) -> int:
+        """Skip ``k`` lines; returns how many there were (a last line without newline counts,
+        with ``terminated`` False)."""
+        found = 0
+        self.terminated = True
+        while found < k:
+            f, self.pos = _skip_lines(self.buf, self.pos, k - found)
+            found += f
+            if found == k:
+                break
+            if not self.more():
+                if self.buf[self.pos:].strip():
+                    found += 1
+                self.pos = len(self.buf)
+                self.terminated = False
+                break
+        return found
+
+
+def iter_xyz_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
+    """Yield the frames of a binary (ext)xyz stream ``fh`` one by one (see :class:`XYZBlock`).
+
+    The atom-count line tells where the next frame starts, so a frame with bad atom lines is
+    reported (by the parser) without losing the frames after it. A count line that is not a
+    number, or a stream that ends inside a frame, gives a last block with ``problem`` set.
+    """
+    r = _Lines(fh, chunk_size)
+    while True:
+        start = r.set_mark()
+        line = r.readline()
+        if line is None:
+            return
+        if not line.strip():
+            continue
+        try:
+            n = int(line.split()[0])
+            if n < 0:
+                raise ValueError
+        except ValueError:
+            text = line.strip()[:40].decode(errors="replace")
+            yield XYZBlock(start, r.tell(), 0, r.block(), f"expected an atom count, found {text!r}",
+                           False)
+            return
+        got = r.skip(n + 1)
+        if got < n + 1:
+            yield XYZBlock(start, r.tell(), n, r.block(),
+                           f"truncated: ends after {max(got - 1, 0)} of {n} atoms", False)
+            return
+        yield XYZBlock(start, r.tell(), n, r.block(), None, r.terminated)
+        if not r.terminated:
+            return
+
+
+def iter_dump_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
+    """Yield the frames of a text LAMMPS dump (from each ``ITEM: TIMESTEP``), like
+    :func:`iter_xyz_blocks`."""
+    r = _Lines(fh, chunk_size)
+    while True:
+        start = r.set_mark()
+        line = r.readline()
+        if line is None:
+            return
+        if not line.strip():
+            continue
+        if not line.startswith(b"ITEM: TIMESTEP"):
+            text = line.strip()[:40].decode(errors="replace")
+            yield XYZBlock(start, r.tell(), 0, r.block(), f"expected 'ITEM: TIMESTEP', found {text!r}",
+                           False)
+            return
+        n = None
+        problem = None
+        for _ in range(50):
+            line = r.readline()
+            if line is None:
+                problem = "truncated: ends in the frame header"
+                break
+            if line.startswith(b"ITEM: NUMBER OF ATOMS"):
+                count = r.readline()
+                try:
+                    n = int(count)
+                except (TypeError, ValueError):
+                    problem = f"bad number of atoms {count!r}"
+                    break
+            elif line.startswith(b"ITEM: ATOMS"):
+                break
+        else:
+            problem = "no 'ITEM: ATOMS' line in the frame header"
+        if problem is None and n is None:
+            problem = "no 'ITEM: NUMBER OF ATOMS' in the frame header"
+        if problem:
+            yield XYZBlock(start, r.tell(), n or 0, r.block(), problem, False)
+            return
+        got = r.skip(n)
+        if got < n:
+            yield XYZBlock(start, r.tell(), n, r.block(),
+                           f"truncated: ends after {got} of {n} atoms", False)
+            return
+        yield XYZBlock(start, r.tell(), n, r.block(), None, r.terminated)
+        if not r.terminated:
+            return
+
+
 def scan_complete_xyz(fh) -> tuple[int, int]:
     """Number of complete, newline-terminated frames of an (ext)xyz stream and the byte offset
     where they end (used to resume a partly written file)."""
@@ -145,3 +230,485 @@ def scan_complete_xyz(fh) -> tuple[int, int]:
         n += 1
         good = block.end
     return n, good
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing one frame's bytes (no ASE text parser: one split, one array conversion per column)
+
+class FrameParseError(ValueError):
+    """A frame's text cannot be parsed (the message says what and where in the frame)."""
+
+
+@dataclass
+class ParsedFrame:
+    n_atoms: int
+    cell: np.ndarray  # (3, 3)
+    pbc: np.ndarray  # (3,) bool
+    info: dict
+    columns: dict  # ASE array name -> ndarray (n,) or (n, k)
+    celldisp: np.ndarray | None = None
+
+
+_NUMERIC = {"R": np.float64, "I": np.int64}
+
+
+def _tokens(body: bytes, n: int, ncol: int, first_line: int) -> list:
+    tok = body.split()
+    if len(tok) != n * ncol:
+        lines = body.splitlines()
+        for j, line in enumerate(lines[:n]):
+            if len(line.split()) != ncol:
+                raise FrameParseError(f"line {first_line + j + 1} of the frame has "
+                                      f"{len(line.split())} columns, expected {ncol}")
+        raise FrameParseError(f"{len(lines)} atom lines, expected {n}")
+    return tok
+
+
+def _column(tok: list, start: int, width: int, ncol: int, kind: str, name: str) -> np.ndarray:
+    cols = []
+    for c in range(width):
+        items = tok[start + c::ncol]
+        try:
+            if kind in _NUMERIC:
+                cols.append(np.array(items, dtype=_NUMERIC[kind]))
+            elif kind == "L":
+                arr = np.array(items, dtype="S1")
+                cols.append(np.isin(arr, (b"T", b"t", b"1")))
+            else:
+                cols.append(np.array(items).astype(str))
+        except ValueError as exc:
+            raise FrameParseError(f"column {name!r}: {exc}") from None
+    return cols[0] if width == 1 else np.stack(cols, axis=1)
+
+
+def _symbols_to_numbers(symbols: np.ndarray) -> np.ndarray:
+    from ase.data import atomic_numbers
+
+    uniq, inv = np.unique(symbols, return_inverse=True)
+    table = []
+    for s in uniq:
+        z = atomic_numbers.get(str(s).capitalize())
+        if z is None:
+            raise FrameParseError(f"unknown element {str(s)!r}")
+        table.append(z)
+    return np.asarray(table, dtype=np.int16)[inv.reshape(-1)]
+
+
+def parse_xyz(data: bytes) -> ParsedFrame:
+    """Parse one plain XYZ frame (symbol x y z; the comment line is ignored)."""
+    return parse_extxyz(data, comment=False)
+
+
+def parse_extxyz(data: bytes, comment: bool = True) -> ParsedFrame:
+    """Parse one (ext)xyz frame (count line to last atom line), as ASE's extxyz reader would:
+    the same key-value parser for the comment line, the same column names."""
+    from ase.io.extxyz import key_val_str_to_dict, parse_properties
+
+    nl1 = data.find(b"\n")
+    nl2 = data.find(b"\n", nl1 + 1)
+    if nl1 < 0 or nl2 < 0:
+        nl2 = len(data) if nl1 >= 0 else nl1
+    n = int(data[:nl1].split()[0])
+    comment = data[nl1 + 1:nl2].decode(errors="replace").strip() if comment else ""
+    try:
+        info = key_val_str_to_dict(comment) if comment else {}
+    except Exception as exc:
+        raise FrameParseError(f"comment line cannot be parsed ({exc})") from None
+    pbc = info.pop("pbc", None)
+    cell = np.zeros((3, 3))
+    if "Lattice" in info:
+        cell = np.asarray(info.pop("Lattice"), dtype=float).T
+        if pbc is None:
+            pbc = [True, True, True]
+    pbc = np.zeros(3, bool) if pbc is None else np.asarray(pbc, dtype=bool).reshape(3)
+    props = info.pop("Properties", "species:S:1:pos:R:3")
+    try:
+        properties, names, _, _ = parse_properties(props)
+    except Exception as exc:
+        raise FrameParseError(f"bad Properties {props!r} ({exc})") from None
+    kinds = dict(zip(props.split(":")[0::3], props.split(":")[1::3]))
+    ncol = sum(properties[name][1] for name in names)
+    body = data[nl2 + 1:] if nl2 < len(data) else b""
+    tok = _tokens(body, n, ncol, 2)
+    columns = {}
+    at = 0
+    for name in names:
+        ase_name, width = properties[name]
+        value = _column(tok, at, width, ncol, kinds.get(name, "R"), name)
+        at += width
+        if ase_name == "symbols":
+            columns["numbers"] = _symbols_to_numbers(value)
+        elif ase_name == "numbers":
+            columns["numbers"] = value.astype(np.int16)
+        else:
+            columns[ase_name] = value
+    if "positions" not in columns:
+        raise FrameParseError("no positions (pos) column")
+    if "numbers" not in columns:
+        raise FrameParseError("no species or Z column")
+    return ParsedFrame(n, cell, pbc, info, columns)
+
+
+_DUMP_POS = (("x", "y", "z"), ("xu", "yu", "zu"), ("xs", "ys", "zs"), ("xsu", "ysu", "zsu"))
+
+
+def parse_dump(data: bytes) -> ParsedFrame:
+    """Parse one text LAMMPS dump frame (``ITEM: TIMESTEP`` to the last atom line). Atoms are
+    sorted by ``id``; the cell is ASE's reading of the box (tilt and origin included)."""
+    from ase.io.lammpsrun import construct_cell
+
+    lines = data.split(b"\n", 40)
+    info = {}
+    n = None
+    bounds = None
+    header = 0
+    cols = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith(b"ITEM: TIMESTEP"):
+            info["timestep"] = int(lines[i + 1])
+            i += 2
+        elif line.startswith(b"ITEM: NUMBER OF ATOMS"):
+            n = int(lines[i + 1])
+            i += 2
+        elif line.startswith(b"ITEM: BOX BOUNDS"):
+            items = line.decode().split()[3:]
+            try:
+                bounds = np.array([[float(x) for x in lines[i + k].split()] for k in (1, 2, 3)])
+            except ValueError:
+                raise FrameParseError("bad BOX BOUNDS lines") from None
+            flags = items[-3:] if len(items) >= 3 else ["f", "f", "f"]
+            pbc = np.array(["p" in f for f in flags])
+            i += 4
+        elif line.startswith(b"ITEM: ATOMS"):
+            cols = line.decode().split()[2:]
+            header = i + 1
+            break
+        else:
+            i += 1
+    if n is None or bounds is None or cols is None:
+        raise FrameParseError("incomplete frame header")
+    body = data.split(b"\n", header)[-1] if header else b""
+    tok = _tokens(body, n, len(cols), header)
+    ncol = len(cols)
+    columns = {}
+    for c, name in enumerate(cols):
+        kind = "S" if name == "element" else ("I" if name in ("id", "type", "mol", "proc") else "R")
+        columns[name] = _column(tok, c, 1, ncol, kind, name)
+    if bounds.shape[1] == 3:
+        xy, xz, yz = bounds[:, 2]
+    else:
+        xy = xz = yz = 0.0
+    cell, celldisp = construct_cell(bounds[:, :2].ravel(), (xy, xz, yz))
+    order = np.argsort(columns["id"], kind="stable") if "id" in columns else None
+    if order is not None:
+        columns = {k: v[order] for k, v in columns.items()}
+    for names in _DUMP_POS:
+        if all(x in columns for x in names):
+            pos = np.stack([columns.pop(x) for x in names], axis=1)
+            if names[0].startswith("xs"):
+                pos = pos @ cell
+            break
+    else:
+        raise FrameParseError(f"no coordinate columns among {cols}")
+    out = {"positions": pos}
+    if "element" in columns:
+        out["numbers"] = _symbols_to_numbers(columns.pop("element"))
+    if "type" in columns:
+        out["lammps_type"] = columns.pop("type").astype(np.int32)
+    for k, v in columns.items():
+        out[k] = v
+    return ParsedFrame(n, cell, pbc, info, out, celldisp=np.asarray(celldisp, float))
+
+
+# --------------------------------------------------------------------------------------------
+# The decoded frame cache
+
+CACHE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Folder of the frame caches: ``$ZIFVIZ_CACHE_DIR`` or ``~/.cache/zifviz/frames``."""
+    env = os.environ.get("ZIFVIZ_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "zifviz" / "frames"
+
+
+def _jsonify(value):
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _jsonify(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonify(v) for v in value]
+    return value
+
+
+def _unjsonify(value):
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            return np.array(value["__ndarray__"], dtype=value["dtype"])
+        return {k: _unjsonify(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unjsonify(v) for v in value]
+    return value
+
+
+_TEXT_FORMATS = {"extxyz": (iter_xyz_blocks, parse_extxyz), "xyz": (iter_xyz_blocks, parse_xyz),
+                 "lammps-dump-text": (iter_dump_blocks, parse_dump)}
+
+
+class FrameIndex:
+    """Every frame of a text trajectory (plain or compressed extxyz/xyz, LAMMPS dump), decoded
+    once into a cache folder and memory-mapped: positions, cells and per-atom arrays of any
+    frame are reached in constant time without a text parser.
+
+    ``FrameIndex.open(path, format)`` reuses a valid cache (same absolute path, size, mtime and
+    cache version, all files of the right size) or builds one in one streaming pass. A broken
+    or stale cache is rebuilt, never trusted. Frames that cannot be parsed are recorded
+    (``errors``: frame -> message) and the frames after them stay readable.
+    """
+
+    def __init__(self, path: Path, folder: Path, meta: dict):
+        self.path = path
+        self.folder = folder
+        self.meta = meta
+        self.format = meta["format"]
+        self.n_frames = int(meta["n_frames"])
+        self.errors = {int(k): v for k, v in meta["errors"].items()}
+        self.atom_start = np.fromfile(folder / "atom_start.i8", dtype=np.int64)
+        self.cells = np.fromfile(folder / "cells.f8", dtype=np.float64).reshape(-1, 3, 3)
+        self.pbc = np.fromfile(folder / "pbc.b1", dtype=bool).reshape(-1, 3)
+        total = int(self.atom_start[-1])
+        self._cols = {}
+        for name, spec in meta["columns"].items():
+            shape = (total,) + tuple(spec["shape"])
+            if total == 0:
+                self._cols[name] = np.zeros(shape, dtype=spec["dtype"])
+            else:
+                self._cols[name] = np.memmap(folder / spec["file"], dtype=spec["dtype"],
+                                             mode="r", shape=shape)
+        with open(folder / "frames.json", encoding="utf-8") as fh:
+            self._frames = json.load(fh)
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike, format: str, cache: bool = True,
+             progress: bool | None = None) -> FrameIndex:
+        path = Path(path).resolve()
+        st = path.stat()
+        key = hashlib.sha1(f"{path}|{format}".encode()).hexdigest()[:20]
+        root = cache_dir()
+        folder = root / key
+        if cache:
+            found = cls._load(path, folder, st)
+            if found is not None:
+                return found
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=root, prefix=f"{key}.tmp-"))
+        except OSError:  # no writable cache folder: a private temporary one
+            tmp = Path(tempfile.mkdtemp(prefix="zifviz-frames-"))
+            folder = tmp
+        try:
+            cls._build(path, format, st, tmp, progress)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if tmp != folder:
+            old = folder.with_name(f"{key}.old-{os.getpid()}-{id(tmp)}")
+            try:
+                if folder.exists():
+                    os.replace(folder, old)
+                os.replace(tmp, folder)
+            except OSError:  # another process won the race: use our own copy
+                folder = tmp
+            shutil.rmtree(old, ignore_errors=True)
+        found = cls._load(path, folder, st)
+        if found is None:
+            raise OSError(f"frame cache in {folder} could not be read back")
+        return found
+
+    @classmethod
+    def _load(cls, path: Path, folder: Path, st) -> FrameIndex | None:
+        try:
+            with open(folder / "meta.json", encoding="utf-8") as fh:
+                meta = json.load(fh)
+            if (meta.get("version") != CACHE_VERSION or meta.get("path") != str(path)
+                    or meta.get("size") != st.st_size or meta.get("mtime_ns") != st.st_mtime_ns):
+                return None
+            n, total = int(meta["n_frames"]), int(meta["n_total"])
+            expect = {"atom_start.i8": 8 * (n + 1), "cells.f8": 72 * n, "pbc.b1": 3 * n}
+            for spec in meta["columns"].values():
+                expect[spec["file"]] = (total * int(np.prod(spec["shape"], dtype=int))
+                                        * np.dtype(spec["dtype"]).itemsize)
+            for name, size in expect.items():
+                if (folder / name).stat().st_size != size:
+                    return None
+            index = cls(path, folder, meta)
+            if len(index._frames) != n or int(index.atom_start[-1]) != total:
+                return None
+            return index
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def _build(path: Path, fmt: str, st, tmp: Path, progress: bool | None) -> None:
+        from ase.io.formats import open_with_compression
+
+        scan, parse = _TEXT_FORMATS[fmt]
+        columns: dict[str, dict] = {}
+        files: dict[str, object] = {}
+        frames, errors = [], {}
+        starts, cells, pbcs = [0], [], []
+        total = 0
+        show = progress if progress is not None else st.st_size > 200_000_000
+        bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=st.st_size, unit="B", unit_scale=True, desc=f"indexing {path.name}",
+                       leave=False)
+        try:
+            with open_with_compression(str(path), "rb") as fh:
+                for k, block in enumerate(scan(fh)):
+                    parsed = None
+                    try:
+                        if block.problem:
+                            raise FrameParseError(block.problem)
+                        parsed = parse(block.data)
+                    except FrameParseError as exc:
+                        errors[k] = str(exc)
+                    except (ValueError, IndexError, KeyError) as exc:
+                        errors[k] = f"cannot be parsed ({exc})"
+                    n = parsed.n_atoms if parsed is not None else 0
+                    present = []
+                    if parsed is not None:
+                        for name, value in parsed.columns.items():
+                            spec = columns.get(name)
+                            if spec is None:
+                                dtype = value.dtype
+                                if dtype.kind == "U":
+                                    dtype = np.dtype(f"U{max(16, dtype.itemsize // 4)}")
+                                spec = {"file": f"col{len(columns)}.bin", "dtype": dtype.str,
+                                        "shape": list(value.shape[1:])}
+                                columns[name] = spec
+                                files[name] = open(tmp / spec["file"], "wb")
+                                _zeros(files[name], spec, total)
+                            want = np.dtype(spec["dtype"])
+                            if list(value.shape[1:]) != spec["shape"] or (
+                                    want.kind == "U" and value.dtype.itemsize > want.itemsize):
+                                errors[k] = f"column {name!r} changes shape or type"
+                                break
+                            present.append(name)
+                        if k in errors:
+                            parsed, n, present = None, 0, []
+                    for name, spec in columns.items():
+                        if name in present:
+                            np.ascontiguousarray(parsed.columns[name], dtype=spec["dtype"]).tofile(files[name])
+                        else:
+                            _zeros(files[name], spec, n)
+                    total += n
+                    starts.append(total)
+                    cells.append(parsed.cell if parsed is not None else np.zeros((3, 3)))
+                    pbcs.append(parsed.pbc if parsed is not None else np.zeros(3, bool))
+                    rec = {"n_atoms": n if parsed is not None else block.n_atoms,
+                           "columns": present, "info": {}}
+                    if parsed is not None:
+                        rec["info"] = _jsonify(parsed.info)
+                        if parsed.celldisp is not None and np.any(parsed.celldisp):
+                            rec["celldisp"] = parsed.celldisp.tolist()
+                    frames.append(rec)
+                    if bar is not None:
+                        bar.update(max(0, min(fh.tell() if hasattr(fh, "tell") else 0, st.st_size) - bar.n))
+        finally:
+            for f in files.values():
+                f.close()
+            if bar is not None:
+                bar.close()
+        np.asarray(starts, dtype=np.int64).tofile(tmp / "atom_start.i8")
+        np.asarray(cells, dtype=np.float64).reshape(-1, 3, 3).tofile(tmp / "cells.f8")
+        np.asarray(pbcs, dtype=bool).reshape(-1, 3).tofile(tmp / "pbc.b1")
+        with open(tmp / "frames.json", "w", encoding="utf-8") as fh:
+            json.dump(frames, fh)
+        meta = {"version": CACHE_VERSION, "path": str(path), "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns, "format": fmt, "n_frames": len(frames),
+                "n_total": total, "columns": columns, "errors": {str(k): v for k, v in errors.items()}}
+        with open(tmp / "meta.json", "w", encoding="utf-8") as fh:  # written last: marks complete
+            json.dump(meta, fh)
+
+    # -- access -------------------------------------------------------------------------
+    def check(self, i: int) -> None:
+        if i in self.errors:
+            from .errors import StructureFileError
+
+            raise StructureFileError(f"frame {i}: {self.errors[i]}", str(self.path))
+
+    def n_atoms(self, i: int) -> int:
+        return int(self._frames[i]["n_atoms"])
+
+    def column(self, name: str, i: int) -> np.ndarray | None:
+        """Per-atom array ``name`` of frame ``i`` (a read-only view) or None if absent."""
+        if name not in self._frames[i]["columns"]:
+            return None
+        a, b = self.atom_start[i], self.atom_start[i + 1]
+        return self._cols[name][a:b]
+
+    def columns(self, i: int) -> list[str]:
+        return list(self._frames[i]["columns"])
+
+    def info(self, i: int) -> dict:
+        return _unjsonify(self._frames[i]["info"])
+
+    def celldisp(self, i: int):
+        return self._frames[i].get("celldisp")
+
+    def frame_table(self):
+        """pandas DataFrame, one row per frame: ``frame``, ``n_atoms``, the scalar header
+        key-values, and ``error`` (None for readable frames) when a frame is unreadable."""
+        import pandas as pd
+
+        rows = []
+        for k, rec in enumerate(self._frames):
+            row = {"frame": k, "n_atoms": rec["n_atoms"]}
+            for key, value in rec["info"].items():
+                if isinstance(value, (str, int, float, bool)) or value is None:
+                    row[key] = value
+            rows.append(row)
+        df = pd.DataFrame(rows, columns=None if rows else ["frame", "n_atoms"])
+        if self.errors:
+            df["error"] = [self.errors.get(k) for k in range(len(rows))]
+        return df
+
+
+def _zeros(fh, spec: dict, n: int) -> None:
+    if n:
+        np.zeros((n, *spec["shape"]), dtype=spec["dtype"]).tofile(fh)
+
+
+def build_atoms(columns: dict, cell, pbc, info: dict, celldisp=None):
+    """ASE ``Atoms`` from decoded columns (``numbers``, ``positions`` and any per-atom arrays),
+    with ASE's conventions: ``initial_charges``/``masses`` set as such, ``free_energy`` used
+    as ``energy`` when there is none. Arrays are copied (never views of the cache)."""
+    from ase import Atoms
+
+    atoms = Atoms(numbers=np.array(columns["numbers"]), positions=np.array(columns["positions"]),
+                  cell=np.array(cell), pbc=np.array(pbc), celldisp=celldisp)
+    for name, value in columns.items():
+        if name in ("numbers", "positions"):
+            continue
+        if name == "initial_charges":
+            atoms.set_initial_charges(np.array(value))
+        elif name == "masses":
+            atoms.set_masses(np.array(value))
+        else:
+            atoms.new_array(name, np.array(value))
+    atoms.info.update(info)
+    if "energy" not in atoms.info and "free_energy" in atoms.info:
+        atoms.info["energy"] = float(atoms.info["free_energy"])
+    return atoms
