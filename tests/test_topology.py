@@ -444,3 +444,26 @@ def test_a_few_broken_linkers_do_not_blame_the_type_map(zif4):
     with pytest.raises(PerceptionError) as err:
         zifviz.perceive(atoms)
     assert "type_map" not in str(err.value)
+
+
+def test_reuse_accepts_1500K_mofff_frames():
+    """The liquid run of the phases demo set (MOF-FF, 1500 K, NPT): one topology serves every
+    frame, whose bonds reach 0.98 of the perception cutoffs."""
+    from pathlib import Path
+
+    from ase.io import read
+
+    path = Path(__file__).resolve().parents[1] / "data" / "phases.extxyz.gz"
+    frames = read(path, index="524:538")
+    assert {(f.info["phase"], f.info["temperature"], f.info["start"]) for f in frames} == \
+        {("liquid", 1500.0, "glass-01")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
+        topo = zifviz.perceive(frames[0])
+    for frame in frames[1:]:
+        reused = topo.at(frame)
+        assert reused.connectivity is topo.connectivity
+        pairs, shifts = zifviz.net_bonds(topo, "A", atoms=frame)
+        a = zifviz.coarse_grain(frame, "A", topo)
+        v = a.positions[pairs[:, 1]] + shifts @ a.cell.array - a.positions[pairs[:, 0]]
+        assert 4.0 < np.linalg.norm(v, axis=1).min() and np.linalg.norm(v, axis=1).max() < 8.0
