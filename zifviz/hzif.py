@@ -29,6 +29,13 @@ Command line::
 
     python -m zifviz.hzif --size demo --out /tmp/hzif [--resume] [--n-jobs N]
 
+Reproducibility: the per-framework files are assembled into the same bytes every time, and
+every random choice is seeded from (seed, framework, procedure, magnitude, batch); but MOF-FF
+cell relaxations through LAMMPS (``fix box/relax``) are not bit-reproducible here (the same
+call repeated in one process took 174, 174, 174 and then 191 iterations to a slightly
+different minimum), so a rebuild from scratch differs in the last digits unless it reuses the
+relaxed structures of a previous build (``resume=True`` on a copy of its folder).
+
 Energies are MOF-FF's own (not referenced to ZIF-zni; under MOF-FF ZIF-hPT-II lies below
 ZIF-zni, so zni-referenced energies can be negative).
 """

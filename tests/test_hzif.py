@@ -1,0 +1,202 @@
+"""The hypothetical-ZIF data set pipeline: IZA nets → ZIFs, screening, resumable builds."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+import zifviz
+from zifviz import hzif
+from zifviz.decorate import decorate
+from zifviz.errors import ResumeError, StructureError, StructureFileError
+from zifviz.nets import build_net, iza_codes, net_from_sio2, read_iza
+from zifviz.sampling import minimise
+
+SMALL_NETS = ["ABW", "SOD", "GIS", "BCT"]
+
+
+def _small_inputs():
+    """Two tiny frameworks: an IZA net and a built one (a smoke build of a few seconds)."""
+    fws, skipped = hzif.frameworks("smoke")
+    assert not skipped
+    return fws
+
+
+@pytest.mark.parametrize("code", SMALL_NETS)
+def test_iza_net_to_zif(code):
+    net = read_iza(code)
+    kinds = net.arrays["bead"]
+    n_si, n_o = (kinds == "A").sum(), (kinds == "B").sum()
+    assert n_o == 2 * n_si
+    atoms = decorate(net)
+    topo = zifviz.perceive(atoms)
+    assert topo.n_zn == n_si and topo.n_linkers == n_o
+    relaxed = minimise(atoms, relax_cell=True, fmax=0.05, max_steps=3000, topology=topo,
+                       progress=False)
+    after = zifviz.perceive(relaxed)
+    assert after.n_zn == n_si and after.n_linkers == n_o
+    assert (np.asarray(after.coordination) == 4).all()
+    # Zn–Zn ≈ 6 Å before relaxation (mean over the bridged pairs)
+    pairs, shifts = zifviz.net_bonds(topo, "A")
+    zn = atoms.positions[topo.zn]
+    d = np.linalg.norm(zn[pairs[:, 1]] + shifts @ atoms.cell.array - zn[pairs[:, 0]], axis=1)
+    assert abs(d.mean() - 6.0) < 0.3
+
+
+def test_bad_iza_files_are_skipped_with_a_reason():
+    assert len(iza_codes()) == 246
+    with pytest.raises(StructureError, match="interrupted framework"):
+        read_iza("CHI")
+    with pytest.raises(StructureFileError, match="cannot read the CIF"):
+        read_iza("ANO")
+    fws, skipped = hzif.frameworks("demo", codes=["CHI", "ANO", "ABW"], experimental=False,
+                                   built=())
+    assert [fw.code for fw in fws] == ["ABW"]
+    assert set(skipped) == {"CHI", "ANO"} and "interrupted" in skipped["CHI"]
+
+
+def test_net_from_sio2_refuses_other_elements():
+    sio2 = Atoms("SiO2Al", positions=np.zeros((4, 3)), cell=np.eye(3) * 5, pbc=True)
+    with pytest.raises(StructureError, match="not a SiO2 framework"):
+        net_from_sio2(sio2)
+
+
+def test_screen_distances():
+    cell = np.eye(3) * 10
+    ok = Atoms("CC", positions=[[0, 0, 0], [1.05, 0, 0]], cell=cell, pbc=True)
+    assert hzif.screen_distances(ok) is None
+    close = Atoms("CN", positions=[[0, 0, 0], [0.95, 0, 0]], cell=cell, pbc=True)
+    assert "too close" in hzif.screen_distances(close)
+    h_ok = Atoms("HH", positions=[[0, 0, 0], [0.7, 0, 0]], cell=cell, pbc=True)
+    assert hzif.screen_distances(h_ok) is None  # 0.6 Å rule when H is involved
+    h_bad = Atoms("CH", positions=[[0, 0, 0], [0.55, 0, 0]], cell=cell, pbc=True)
+    assert "C0–H1 0.55 Å" in hzif.screen_distances(h_bad)
+    across = Atoms("CC", positions=[[0.2, 0, 0], [9.6, 0, 0]], cell=cell, pbc=True)
+    assert "too close" in hzif.screen_distances(across)  # through the periodic boundary
+
+
+def test_perturb_convention():
+    net = build_net("dia")
+    rng = np.random.default_rng(1)
+    copy = hzif.perturb(net, 0.0, 0.02, rng)
+    strain = np.linalg.solve(net.cell.array, copy.cell.array) - np.eye(3)
+    assert np.allclose(strain, strain.T, atol=1e-12) and np.abs(strain).max() > 0
+    frac = np.linalg.solve(copy.cell.array.T, copy.positions.T).T
+    assert np.allclose(frac, net.get_scaled_positions(wrap=False), atol=1e-10)
+    moved = hzif.perturb(net, 0.1, 0.0, np.random.default_rng(2))
+    assert 0.05 < np.std(moved.positions - net.positions) < 0.2
+
+
+def test_collapsed_framework_is_dropped_not_shipped():
+    net = build_net("dia")
+    net.positions[net.arrays["bead"] == "B"] += 5.0  # not an AB2 net any more
+    fw = hzif.Framework("broken", "built net", net)
+    frames, relaxed, summary = hzif.build_framework(fw, hzif._settings("smoke", 1, 0, 0.05, 500))
+    assert frames == [] and relaxed is None
+    assert summary["status"] == "dropped" and "fewer than two A beads" in summary["reason"]
+
+
+def test_smoke_build(tmp_path):
+    path = hzif.build(tmp_path / "b", "smoke", progress=False)
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    frames = zifviz.iread(path, format="extxyz")
+    frames = list(frames)
+    assert report["n_frames"] == len(frames) > 0
+    assert report["n_frameworks"] == 2
+    per_framework = 1 + sum(len(m) for m in hzif.MAGNITUDES.values())  # one batch
+    assert len(frames) <= 2 * per_framework
+    seen = set()
+    for atoms in frames:
+        info = atoms.info
+        assert info["framework"] in ("ABW", "net-dia")
+        assert info["framework_source"] in ("IZA", "built net")
+        assert info["procedure"] in hzif.PROCEDURES
+        assert (info["magnitude"] == 0) == (info["procedure"] == "redecorated")
+        assert {"atom_sigma", "cell_sigma", "batch", "seed", "structure_id"} <= set(info)
+        seen.add(info["structure_id"])
+        assert hzif.screen_distances(atoms) is None
+        topo = zifviz.perceive(atoms)
+        assert (np.asarray(topo.coordination) == 4).all()
+        assert np.isclose(atoms.arrays["energies"].sum(), info["energy"], atol=1e-6)
+    assert len(seen) == len(frames)
+    # ideal copies lie below their rattled ones on average
+    ideal = [a.info["energy"] for a in frames if a.info["magnitude"] == 0]
+    rattled = [a.info["energy"] for a in frames if a.info["magnitude"] == 3
+               and a.info["framework"] == frames[0].info["framework"]]
+    assert ideal[0] < np.mean(rattled)
+
+
+def _frames_by_id(path):
+    return {a.info["structure_id"]: a for a in zifviz.iread(path, format="extxyz")}
+
+
+def test_interrupted_build_resumes(tmp_path, monkeypatch):
+    fws = _small_inputs()
+    calls = []
+    real = hzif.build_framework
+
+    def dies_on_second(fw, settings):
+        calls.append(fw.code)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # killed mid-build
+        return real(fw, settings)
+
+    monkeypatch.setattr(hzif, "build_framework", dies_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        hzif.build(tmp_path / "cut", "smoke", inputs=fws, progress=False)
+    folder = tmp_path / "cut" / "frameworks"
+    assert sorted(p.name for p in folder.glob("*.json")) == [f"{fws[0].code}.json"]
+    assert not list(folder.glob(".*"))  # no half-written file left behind
+    first = (folder / f"{fws[0].code}.extxyz").read_bytes()
+
+    with pytest.raises(ResumeError, match="resume"):
+        hzif.build(tmp_path / "cut", "smoke", inputs=fws, progress=False)
+    with pytest.raises(ResumeError, match="n_batches"):
+        hzif.build(tmp_path / "cut", "smoke", inputs=fws, resume=True, n_batches=2,
+                   progress=False)
+    calls.clear()
+    monkeypatch.setattr(hzif, "build_framework",
+                        lambda fw, s: (calls.append(fw.code), real(fw, s))[1])
+    resumed = hzif.build(tmp_path / "cut", "smoke", inputs=fws, resume=True, progress=False)
+    assert calls == [fws[1].code]  # the finished framework is not built again
+    assert (folder / f"{fws[0].code}.extxyz").read_bytes() == first
+    frames = _frames_by_id(resumed)
+    assert {a.info["framework"] for a in frames.values()} == {fw.code for fw in fws}
+    assert gzip.decompress(resumed.read_bytes()).startswith(first)
+
+    # assembling the same results again gives the same bytes (fixed gzip header)
+    again = hzif.assemble(tmp_path / "cut", [fw.code for fw in fws], name="again.extxyz.gz")
+    assert again.read_bytes() == resumed.read_bytes()
+
+
+def test_parallel_build(tmp_path):
+    fws = _small_inputs()
+    serial = _frames_by_id(hzif.build(tmp_path / "s", "smoke", inputs=fws, progress=False))
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1) as pool:  # any executor with submit, as a Dask client
+        path = hzif.build(tmp_path / "p", "smoke", inputs=fws, client=pool, progress=False)
+    parallel = _frames_by_id(path)
+    assert {a.info["framework"] for a in parallel.values()} == {fw.code for fw in fws}
+    common = [k for k in serial if k in parallel]
+    assert common == [k for k in parallel if k in serial]  # same order
+    for key in common:
+        atoms = parallel[key]
+        # MOF-FF cell relaxations in LAMMPS are not bit-reproducible (see hzif docs)
+        assert abs(atoms.info["energy"] - serial[key].info["energy"]) < 0.05 * len(atoms)
+
+
+def test_duplicates_are_merged():
+    base = {"n_zn": 16, "energy_per_zn": -1.1212, "volume_per_zn": 266.2, "zn_zn": [0, 1, 3]}
+    summaries = [
+        {**base, "framework": "ZIF-4"},
+        {**base, "framework": "glass-01", "energy_per_zn": -1.1209, "volume_per_zn": 266.5},
+        {**base, "framework": "other-volume", "volume_per_zn": 290.0},
+        {**base, "framework": "other-count", "n_zn": 32},
+        {**base, "framework": "other-energy", "energy_per_zn": -1.10},
+    ]
+    assert hzif._duplicates(summaries) == {"glass-01": "ZIF-4"}
