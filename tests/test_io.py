@@ -13,6 +13,11 @@ import zifviz
 from zifviz.errors import StructureError, StructureFileError
 
 
+@pytest.fixture(autouse=True)
+def _frame_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZIFVIZ_CACHE_DIR", str(tmp_path / "frame-cache"))
+
+
 def test_reads_every_shared_structure(shared_data):
     for path in sorted((shared_data / "structures").rglob("*.cif")):
         atoms = zifviz.read(path)
@@ -192,3 +197,144 @@ def test_trajectory_truncated_last_frame_is_the_only_bad_one(tmp_path, zif4):
         traj[1]
     with pytest.raises(StructureFileError, match="frame 1: truncated"):
         traj.positions(-1)
+
+
+# --- reading defects found on unseen inputs (issue 6) ------------------------------------------
+
+def _bare(atoms):
+    out = atoms.copy()
+    out.info.clear()
+    for key in list(out.arrays):
+        if key not in ("numbers", "positions"):
+            del out.arrays[key]
+    return out
+
+
+@pytest.mark.parametrize("style", ["atomic", "charge", "full"])
+def test_lammps_data_style_read_from_the_file(tmp_path, zif4, style):
+    atoms = _bare(zif4)
+    if style != "atomic":
+        atoms.set_initial_charges(np.linspace(-1, 1, len(atoms)))
+    path = tmp_path / f"zif4_{style}.data"
+    ase.io.write(path, atoms, format="lammps-data", atom_style=style, masses=True,
+                 specorder=["Zn", "N", "C", "H"])
+    assert f"Atoms # {style}" in path.read_text()
+    back = zifviz.read(path)
+    assert back.get_chemical_formula() == "C96H96N64Zn16"
+    np.testing.assert_allclose(back.positions, atoms.positions, atol=1e-6)
+
+
+def test_lammps_data_without_masses_needs_type_map(tmp_path, zif4):
+    path = tmp_path / "nomass.data"
+    ase.io.write(path, _bare(zif4), format="lammps-data", atom_style="atomic", masses=False,
+                 specorder=["Zn", "N", "C", "H"])
+    with pytest.raises(StructureFileError, match="no.* Masses section.*type_map") as err:
+        zifviz.read(path)
+    assert str(path) in str(err.value)
+    back = zifviz.read(path, type_map={1: "Zn", 2: "N", 3: "C", 4: "H"})
+    assert back.get_chemical_formula() == "C96H96N64Zn16"
+
+
+@pytest.mark.parametrize("ext, fmt", [("vasp", "vasp"), ("xsf", "xsf"), ("gen", "gen"),
+                                      ("res", "res"), ("cfg", "cfg")])
+def test_formats_known_by_extension(tmp_path, ext, fmt):
+    atoms = bulk("Cu", cubic=True)
+    path = tmp_path / f"structure.{ext}"
+    ase.io.write(path, atoms, format=fmt)
+    back = zifviz.read(path)
+    assert back.get_chemical_formula() == "Cu4"
+    np.testing.assert_allclose(back.cell.array, atoms.cell.array, atol=1e-5)
+
+
+def test_truly_unknown_extension_still_refused(tmp_path):
+    path = tmp_path / "structure.zzq"
+    path.write_text("nothing a reader knows\n")
+    with pytest.raises(StructureFileError, match="unknown file format.*'.zzq'.*format="):
+        zifviz.read(path)
+
+
+def _p1_other_program(atoms, path):
+    """A P1 CIF in the style of other programs: old symmetry tags, labels first, s.u.s."""
+    a, b, c, alpha, beta, gamma = atoms.cell.cellpar()
+    lines = ["data_other", "_symmetry_space_group_name_H-M 'P1'", "_symmetry_Int_Tables_number 1",
+             f"_cell_length_a {a:.5f}", f"_cell_length_b {b:.5f}", f"_cell_length_c {c:.5f}",
+             f"_cell_angle_alpha {alpha:.3f}", f"_cell_angle_beta {beta:.3f}",
+             f"_cell_angle_gamma {gamma:.3f}", "loop_", "_symmetry_equiv_pos_site_id",
+             "_symmetry_equiv_pos_as_xyz", "1 x,y,z", "loop_", "_atom_site_label",
+             "_atom_site_type_symbol", "_atom_site_fract_x", "_atom_site_fract_y",
+             "_atom_site_fract_z", "_atom_site_U_iso_or_equiv"]
+    for i, (s, p) in enumerate(zip(atoms.get_chemical_symbols(), atoms.get_scaled_positions())):
+        lines.append(f"{s}{i + 1} {s} {p[0]:.6f}(4) {p[1]:.6f}(4) {p[2]:.6f} 0.025")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_p1_cif_same_as_ase(tmp_path, zif4):
+    import warnings
+
+    for name, write in (("ase.cif", lambda a, p: ase.io.write(p, a)),
+                        ("other.cif", _p1_other_program)):
+        path = tmp_path / name
+        write(_bare(zif4), path)
+        ours = zifviz.read(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = ase.io.read(path)
+        assert ours.get_chemical_symbols() == theirs.get_chemical_symbols()
+        np.testing.assert_allclose(ours.positions, theirs.positions, atol=1e-8)
+        np.testing.assert_allclose(ours.cell.array, theirs.cell.array)
+        assert ours.pbc.all() and set(theirs.info) <= set(ours.info)
+        np.testing.assert_array_equal(ours.arrays["spacegroup_kinds"],
+                                      theirs.arrays["spacegroup_kinds"])
+
+
+def test_large_p1_cif_reads_fast(tmp_path, zif4):
+    import time
+
+    big = _bare(zif4).repeat((2, 2, 2))  # 2,176 atoms; ASE's symmetry expansion takes ~30 s
+    for name, write in (("ase.cif", lambda a, p: ase.io.write(p, a)),
+                        ("other.cif", _p1_other_program)):
+        path = tmp_path / name
+        write(big, path)
+        t = time.perf_counter()
+        atoms = zifviz.read(path)
+        elapsed = time.perf_counter() - t
+        assert len(atoms) == 2176 and atoms.get_chemical_formula() == "C768H768N512Zn128"
+        np.testing.assert_allclose(atoms.get_scaled_positions(), big.get_scaled_positions(),
+                                   atol=2e-6)
+        assert elapsed < 10, f"{name}: {elapsed:.1f} s (target 2 s; generous bound for CI)"
+
+
+def test_symmetric_cif_still_expanded(shared_data):
+    atoms = zifviz.read(shared_data / "structures/widmer2019/ZIF-4-hPT-II.cif")
+    assert atoms.get_chemical_symbols().count("Zn") == 8
+
+
+def test_index_out_of_range_and_header_only_cif(tmp_path, zif4):
+    one = tmp_path / "one.extxyz"
+    ase.io.write(one, zif4)
+    with pytest.raises(StructureFileError, match="file has 1 frame; index 5 out of range"):
+        zifviz.read(one, index=5)
+    cif = tmp_path / "one.cif"
+    ase.io.write(cif, _bare(zif4))
+    with pytest.raises(StructureFileError, match="file has 1 frame; index 5 out of range"):
+        zifviz.read(cif, index=5)
+    poscar = tmp_path / "POSCAR"
+    ase.io.write(poscar, zif4, format="vasp")
+    with pytest.raises(StructureFileError, match="index 5 out of range|out of range"):
+        zifviz.read(poscar, index=5)
+    header = tmp_path / "header.cif"
+    header.write_text("data_empty\n_cell_length_a 10\n_cell_length_b 10\n_cell_length_c 10\n"
+                      "_cell_angle_alpha 90\n_cell_angle_beta 90\n_cell_angle_gamma 90\n")
+    with pytest.raises(StructureFileError, match="contains no atoms") as err:
+        zifviz.read(header)
+    assert "StopIteration" not in str(err.value)
+    with pytest.raises(IndexError, match="out of range: .* has 1 frame"):
+        zifviz.Trajectory(one)[5]
+
+
+def test_write_into_missing_folder_names_the_folder(tmp_path, zif4):
+    folder = tmp_path / "missing"
+    with pytest.raises(StructureFileError, match="folder does not exist") as err:
+        zifviz.write(folder / "out.extxyz", zif4)
+    assert err.value.source == str(folder) and ".tmp" not in str(err.value)
+    assert not folder.exists()

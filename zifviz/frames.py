@@ -276,8 +276,16 @@ def _column(tok: list, start: int, width: int, ncol: int, kind: str, name: str) 
                 cols.append(np.isin(arr, (b"T", b"t", b"1")))
             else:
                 cols.append(np.array(items).astype(str))
-        except ValueError as exc:
-            raise FrameParseError(f"column {name!r}: {exc}") from None
+        except ValueError:
+            conv = float if kind == "R" else int
+            for j, item in enumerate(items):
+                try:
+                    conv(item)
+                except ValueError:
+                    raise FrameParseError(
+                        f"atom {j + 1}: {item.decode(errors='replace')!r} is not a valid value "
+                        f"of column {name!r}") from None
+            raise FrameParseError(f"column {name!r} cannot be read") from None
     return cols[0] if width == 1 else np.stack(cols, axis=1)
 
 

@@ -209,6 +209,11 @@ def read(path: str | os.PathLike, index: int = -1, format: str | None = None,
                         "or Trajectory for several frames")
     if _fast_format(fmt, kw):
         return _read_one_fast(p, fmt, int(index), type_map)
+    from ase.io.formats import ioformats
+
+    if fmt in ioformats and ioformats[fmt].single and index not in (0, -1):
+        raise StructureFileError(f"file has 1 frame ({fmt} holds one structure); index {index} "
+                                 "out of range", str(p))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
