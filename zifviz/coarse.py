@@ -21,9 +21,9 @@ from ase import Atoms
 
 from .energetics import atom_energies, linker_energies, local_energies
 from .errors import TopologyMismatchError, ZifvizError
-from .geometry import bond_vectors, check_finite, periodic_cell
+from .geometry import check_finite, periodic_cell
 from .io import ENERGY_KEY
-from .topology import (Connectivity, ZIFTopology, _check_lengths, net_shifts, perceive,
+from .topology import (Connectivity, ZIFTopology, checked_bonds, net_shifts, perceive,
                        ring_centres)
 
 LEVELS = ("atomistic", "AB2", "A")
@@ -179,9 +179,7 @@ def level_geometry(topology: ZIFTopology | Connectivity, positions: np.ndarray, 
     check_finite(positions, source)
     pairs, ends = _level_pairs(conn, level)
     if level == "atomistic":
-        vectors, shifts = bond_vectors(positions, conn.bonds, cell, inverse)
-        _check_lengths(conn.bonds, np.linalg.norm(vectors, axis=1), conn.bond_limits,
-                       conn.numbers, source)
+        _, shifts = checked_bonds(conn, positions, cell, inverse, source)
         return positions, pairs, shifts
     if level == "A":
         return positions[conn.zn], pairs, net_shifts(conn, positions, cell, inverse, source)

@@ -247,12 +247,21 @@ def _check_fits(connectivity: Connectivity, atoms: Atoms, topology_source: str):
     cell, inverse = periodic_cell(atoms.cell.array, atoms.pbc, label)
     positions = atoms.positions
     check_finite(positions, label)
-    vectors, shifts = bond_vectors(positions, connectivity.bonds, cell, inverse)
-    lengths = np.linalg.norm(vectors, axis=1)
-    _check_lengths(connectivity.bonds, lengths, connectivity.bond_limits, connectivity.numbers,
-                   label, of)
+    lengths, shifts = checked_bonds(connectivity, positions, cell, inverse, label, of)
     _check_width(cell, lengths, label)
     return cell, inverse, shifts
+
+
+def checked_bonds(connectivity: Connectivity, positions, cell, inverse=None,
+                  source: str = "frame", of: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-image lengths (n_bonds,) and cell shifts (n_bonds, 3) of every bond of
+    ``connectivity`` in a frame; :class:`~zifviz.errors.TopologyMismatchError` when a bond is
+    longer than its cutoff + :data:`REUSE_MARGIN`."""
+    vectors, shifts = bond_vectors(positions, connectivity.bonds, cell, inverse)
+    lengths = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+    _check_lengths(connectivity.bonds, lengths, connectivity.bond_limits, connectivity.numbers,
+                   source, of)
+    return lengths, shifts
 
 
 def _check_lengths(pairs, lengths, limits, numbers, label: str, of: str = "") -> None:
@@ -273,32 +282,63 @@ def _check_width(cell, lengths, label: str) -> None:
 
 # ---- per-frame geometry -------------------------------------------------------------------
 
-def _steps(positions, a, b, cell, inverse):
-    """Minimum-image vectors from atoms ``a`` to atoms ``b`` and their lengths."""
+def _step_table(connectivity: Connectivity, name: str):
+    """Index arrays ``(a, b)`` of shape (k, m) of the bonds a geometry is chained through, and
+    their reuse limits; cached on the connectivity."""
+    cache = connectivity.__dict__.setdefault("_step_tables", {})
+    if name not in cache:
+        L, LZ = connectivity.linkers, connectivity.linker_zn
+        if name == "ring":  # N1→C2→N3→C4→C5
+            a, b = L[:, [0, 1, 2, 3]].T, L[:, [1, 2, 3, 4]].T
+        elif name == "h":  # C2→H2, C4→H4, C5→H5
+            a, b = L[:, [1, 3, 4]].T, L[:, [5, 6, 7]].T
+        elif name == "net":  # Zn(N1)→N1→C2→N3→Zn(N3)
+            el = connectivity.edge_linker
+            za, zb = connectivity.net_edges[:, 0], connectivity.net_edges[:, 1]
+            n1, c2, n3 = (L[el, c] for c in (0, 1, 2))
+            a, b = np.stack([za, n1, c2, n3]), np.stack([n1, c2, n3, zb])
+        else:  # "zn_n": Zn→N1 of the linkers with a Zn at N1, then Zn→N3
+            has0, has1 = np.flatnonzero(LZ[:, 0] >= 0), np.flatnonzero(LZ[:, 1] >= 0)
+            a = np.concatenate([LZ[has0, 0], LZ[has1, 1]])[None]
+            b = np.concatenate([L[has0, 0], L[has1, 2]])[None]
+        numbers = connectivity.numbers
+        cache[name] = (a, b, bond_cutoffs(numbers[a], numbers[b]) + REUSE_MARGIN)
+    return cache[name]
+
+
+def _chain(connectivity: Connectivity, name: str, positions, cell, inverse, source: str):
+    """Minimum-image vectors (k, m, 3) of the bonds of :func:`_step_table`, each checked
+    against its reuse limit."""
+    a, b, limits = _step_table(connectivity, name)
     v, _ = minimum_image(positions[b] - positions[a], cell, inverse)
-    return v, np.linalg.norm(v, axis=-1)
+    lengths = np.sqrt(np.einsum("...i,...i->...", v, v))
+    if not (lengths <= limits).all():
+        _check_lengths(np.stack([a.ravel(), b.ravel()], axis=1), lengths.ravel(), limits.ravel(),
+                       connectivity.numbers, source)
+    return v
 
 
-def _check_steps(connectivity, a, b, lengths, label: str) -> None:
-    limits = bond_cutoffs(connectivity.numbers[a], connectivity.numbers[b]) + REUSE_MARGIN
-    _check_lengths(np.stack([a, b], axis=1), lengths, limits, connectivity.numbers, label)
+def _prepare(positions, cell, inverse):
+    positions = np.asarray(positions, dtype=float)
+    cell = np.asarray(cell, dtype=float)
+    return positions, cell, (np.linalg.inv(cell) if inverse is None else inverse)
 
 
 def unwrapped_linkers(connectivity: Connectivity, positions, cell, inverse=None,
                       ring_only: bool = False, source: str = "structure") -> np.ndarray:
     """(n_linkers, 8 or 5, 3) linker atoms made whole by chaining the minimum image of each
-    bond along the ring (N1 stays where it is) and from each ring C to its H."""
-    positions = np.asarray(positions, dtype=float)
-    if inverse is None:
-        inverse = np.linalg.inv(cell)
+    bond along the ring N1–C2–N3–C4–C5 (N1 stays where it is) and from each ring C to its H.
+    Right whenever the cell is wider than twice the longest bond (what
+    :meth:`ZIFTopology.at` and :func:`perceive` check)."""
+    positions, cell, inverse = _prepare(positions, cell, inverse)
     L = connectivity.linkers
-    steps = _RING_STEPS if ring_only else _RING_STEPS + _H_STEPS
     out = np.empty((len(L), 5 if ring_only else 8, 3))
     out[:, 0] = positions[L[:, 0]]
-    for a, b in steps:
-        v, d = _steps(positions, L[:, a], L[:, b], cell, inverse)
-        _check_steps(connectivity, L[:, a], L[:, b], d, source)
-        out[:, b] = out[:, a] + v
+    out[:, 1:5] = out[:, :1] + np.cumsum(_chain(connectivity, "ring", positions, cell, inverse,
+                                                source), axis=0).transpose(1, 0, 2)
+    if not ring_only:
+        out[:, 5:] = out[:, [1, 3, 4]] + _chain(connectivity, "h", positions, cell, inverse,
+                                                 source).transpose(1, 0, 2)
     return out
 
 
@@ -306,40 +346,31 @@ def ring_centres(connectivity: Connectivity, positions, cell, inverse=None,
                  source: str = "structure", ring=None) -> tuple[np.ndarray, np.ndarray]:
     """Ring centroids wrapped into the cell (n_linkers, 3) and the cell shifts from each
     linker's Zn to its centre (n_linkers, 2, 3): vector = centres[l] + shift @ cell - r[Zn]."""
-    positions = np.asarray(positions, dtype=float)
-    if inverse is None:
-        inverse = np.linalg.inv(cell)
+    positions, cell, inverse = _prepare(positions, cell, inverse)
     if ring is None:
         ring = unwrapped_linkers(connectivity, positions, cell, inverse, ring_only=True, source=source)
     centre_u = ring[:, :5].mean(axis=1)
     centres = wrap(centre_u, cell, inverse)
-    L, LZ = connectivity.linkers, connectivity.linker_zn
-    shifts = np.zeros((len(L), 2, 3), dtype=np.int64)
-    for k, col in enumerate((0, 2)):
-        has = np.flatnonzero(LZ[:, k] >= 0)
-        z, n = LZ[has, k], L[has, col]
-        v, d = _steps(positions, z, n, cell, inverse)
-        _check_steps(connectivity, z, n, d, source)
-        v += centre_u[has] - ring[has, col]  # Zn -> N -> centre
-        shifts[has, k] = np.rint((v - (centres[has] - positions[z])) @ inverse).astype(np.int64)
+    LZ = connectivity.linker_zn
+    has0, has1 = np.flatnonzero(LZ[:, 0] >= 0), np.flatnonzero(LZ[:, 1] >= 0)
+    rows = np.concatenate([has0, has1])
+    z = np.concatenate([LZ[has0, 0], LZ[has1, 1]])
+    v = _chain(connectivity, "zn_n", positions, cell, inverse, source)[0]
+    v += centre_u[rows] - ring[rows, np.repeat([0, 2], [len(has0), len(has1)])]  # Zn→N→centre
+    s = np.rint((v - (centres[rows] - positions[z])) @ inverse).astype(np.int64)
+    shifts = np.zeros((len(LZ), 2, 3), dtype=np.int64)
+    shifts[has0, 0], shifts[has1, 1] = s[:len(has0)], s[len(has0):]
     return centres, shifts
 
 
 def net_shifts(connectivity: Connectivity, positions, cell, inverse=None,
                source: str = "structure") -> np.ndarray:
     """(n_edges, 3) cell shifts of the net edges (edge vector = r[b] + shift @ cell - r[a]),
-    chained through the bonds Zn–N1–C2–N3–Zn, so right in cells of any size."""
-    positions = np.asarray(positions, dtype=float)
-    if inverse is None:
-        inverse = np.linalg.inv(cell)
-    el = connectivity.edge_linker
+    chained through the bonds Zn–N1–C2–N3–Zn: right in any cell wider than twice the
+    longest bond, even one narrower than a Zn···Zn edge."""
+    positions, cell, inverse = _prepare(positions, cell, inverse)
     za, zb = connectivity.net_edges[:, 0], connectivity.net_edges[:, 1]
-    n1, c2, n3 = (connectivity.linkers[el, c] for c in (0, 1, 2))
-    v = np.zeros((len(el), 3))
-    for a, b in ((za, n1), (n1, c2), (c2, n3), (n3, zb)):
-        step, d = _steps(positions, a, b, cell, inverse)
-        _check_steps(connectivity, a, b, d, source)
-        v += step
+    v = _chain(connectivity, "net", positions, cell, inverse, source).sum(axis=0)
     return np.rint((v - (positions[zb] - positions[za])) @ inverse).astype(np.int64).reshape(-1, 3)
 
 
