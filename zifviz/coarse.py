@@ -12,6 +12,9 @@ wrote cg Zn as Si and B as O). Each bead refers back to its atoms through the ar
 When the input has per-atom energies, the beads carry them: A = ε_Zn, B = ε_Im at AB2,
 A = ε_local at A-only, so that the bead energies always sum to the total energy; A beads
 also carry ``local_energy`` = ε_local.
+
+:func:`level_geometry` gives the beads and bonds of a frame at a level straight from its
+positions and cell (no ``Atoms``), for the viewer and per-frame descriptors.
 """
 
 from __future__ import annotations
