@@ -200,3 +200,17 @@ def test_duplicates_are_merged():
         {**base, "framework": "other-energy", "energy_per_zn": -1.10},
     ]
     assert hzif._duplicates(summaries) == {"glass-01": "ZIF-4"}
+
+
+def test_learning_check_on_a_smoke_build(tmp_path):
+    path = hzif.build(tmp_path / "b", "smoke", progress=False)
+    table, summary = hzif.learning_check(path, n_train=None, folds=2, max_local=None,
+                                         progress=False)
+    assert summary["n_frameworks"] == 2 and summary["n_used"] == len(table)
+    assert summary["n_environments"] == json.loads(
+        (tmp_path / "b" / "report.json").read_text())["n_environments"]
+    for level in ("atomistic", "AB2", "A"):
+        assert np.isfinite(summary["rmse"][level]) and summary["rmse"][level] > 0
+        assert np.isfinite(table[f"pred_{level}"]).all()
+    assert set(table["procedure"]) <= set(hzif.PROCEDURES)
+    assert summary["spread_eps_local_std"] > 0
