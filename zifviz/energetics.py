@@ -61,6 +61,7 @@ def local_energies(energies: np.ndarray, topology: ZIFTopology) -> np.ndarray:
 
 def unaccounted_energy(energies: np.ndarray, topology: ZIFTopology) -> float:
     """Energy of atoms that belong to no Zn and no linker (0 for a clean Zn(Im)2 framework)."""
+    _check_length(energies, topology)
     used = np.zeros(topology.n_atoms, dtype=bool)
     used[topology.zn] = True
     used[topology.linkers.ravel()] = True

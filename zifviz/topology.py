@@ -454,7 +454,10 @@ class ZIFTopology:
         """This connectivity with the geometry of ``atoms`` (another frame of the same
         trajectory), after checking that it fits: same atomic numbers in the same order,
         every bond within :data:`REUSE_MARGIN` of its cutoff, a 3D cell wider than twice the
-        longest bond, no NaN. Raises :class:`~zifviz.errors.TopologyMismatchError` otherwise."""
+        longest bond, no NaN. Raises :class:`~zifviz.errors.TopologyMismatchError` otherwise.
+
+        The margin is for bonds that stretch, not for bonds that break: with a reactive model
+        (Zn–N bonds that open in a melt), perceive every frame instead."""
         cell, _, shifts = _check_fits(self.connectivity, atoms, self.source)
         return ZIFTopology(self.connectivity, atoms.positions, cell, self.source, bond_shifts=shifts)
 
