@@ -117,6 +117,12 @@ def test_demo_set_indexing():
     assert len(zni) == mask.sum() and {a.info["framework"] for a in zni} == {"ZIF-zni"}
     assert [a.info["frame"] for a in ds[3:6]] == [3, 4, 5]
     assert np.allclose(list(ds[3:4])[0].positions, ds[3].positions)
+    sub = ds[100:110:3]
+    atoms = sub[2]
+    assert sub.positions(2).dtype == np.float32
+    assert np.allclose(sub.positions(2), atoms.positions, atol=1e-5)
+    assert np.allclose(sub.cell(-1), sub[-1].cell.array)
+    assert (sub.numbers(2) == atoms.numbers).all()
     assert ds.frames_info["framework"].dtype == "category"
     with pytest.raises(IndexError):
         ds[len(ds)]

@@ -190,6 +190,7 @@ def test_table_over_a_trajectory_file(tmp_path, phases_set):
     zifviz.write(path, frames)
     table = environment_table(zifviz.Trajectory(path))
     assert sorted(set(table["frame"])) == [0, 1, 2]
+    assert set(table["source_file"]) == {str(path)}
     assert list(table.groupby("frame_pos")["structure_id"].first()) == [
         structure_id(a) for a in frames]
     assert len(table) == sum(int((a.numbers == 30).sum()) for a in frames)

@@ -9,9 +9,7 @@ into the user cache with :mod:`pooch`, checking its SHA-256. When the environmen
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -213,69 +211,40 @@ def load_demo(name: str, size: str = "demo") -> "DemoSet":
 
 
 class _DemoFile:
-    """One demo file: every frame's header and byte range, read once; frames parsed on demand.
-
-    The gzip file (11-16 MB of text) is decompressed into memory in one go (about 0.1 s) and
-    split into frames with the (ext)xyz scanner of :mod:`zifviz.frames`; only the frames asked
-    for go through ASE's parser.
-    """
+    """One demo file through :class:`zifviz.Trajectory` (decoded once into its frame cache,
+    memory-mapped): a table of every frame's metadata, and frames built on demand."""
 
     def __init__(self, path: Path):
-        from ase.io.extxyz import key_val_str_to_dict
-
-        from .frames import iter_xyz_blocks
+        from .environments import CATEGORIES, categorical
+        from .io import Trajectory
 
         self.path = path
-        with gzip.open(path, "rb") as fh:
-            blocks = list(iter_xyz_blocks(io.BytesIO(fh.read())))
-        bad = [b for b in blocks if b.problem]
-        if bad:
-            raise DataError(f"frame {len(blocks) - 1}: {bad[0].problem}; rebuild it with "
-                            "zifviz build-demo", str(path))
-        self._blocks = [b.data for b in blocks]
-        rows = []
-        for i, data in enumerate(self._blocks):
-            head, comment = data.split(b"\n", 2)[:2]
-            info = key_val_str_to_dict(comment.decode())
-            lattice = np.asarray(info.pop("Lattice", np.zeros(9)), dtype=float).reshape(3, 3)
-            info.pop("Properties", None)
-            info.pop("pbc", None)
-            info = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in info.items()
-                    if np.ndim(v) == 0}
-            if "framework" not in info and "start" in info:
-                info["framework"] = info["start"]  # the phases set: framework a run started from
-            rows.append({"frame": i, "n_atoms": int(head), "n_zn": data.count(b"\nZn "),
-                         "volume": abs(float(np.linalg.det(lattice))), **info,
-                         "source_file": str(path)})
-        from .environments import CATEGORIES, categorical
-
-        table = pd.DataFrame(rows).set_index("frame", drop=False)
-        table.index.name = None
+        self.trajectory = Trajectory(path, format="extxyz")
+        traj = self.trajectory
+        table = traj.frame_info.copy()
+        if "error" in table and table["error"].notna().any():
+            bad = table.loc[table["error"].notna()].iloc[0]
+            raise DataError(f"frame {bad['frame']}: {bad['error']}; rebuild it with zifviz "
+                            "build-demo", str(path))
+        table.insert(2, "n_zn", [int((traj.numbers(i) == 30).sum()) for i in range(len(traj))])
+        table.insert(3, "volume", [abs(float(np.linalg.det(traj.cell(i))))
+                                   for i in range(len(traj))])
+        if "framework" not in table and "start" in table:
+            table["framework"] = table["start"]  # the phases set: the framework a run started from
+        table["source_file"] = str(path)
         for key, known in CATEGORIES.items():
             if key in table:
                 table[key] = categorical(table[key], known)
+        table.index = table["frame"].to_numpy()
         self.frames_info = table
 
     def __len__(self) -> int:
-        return len(self._blocks)
+        return len(self.trajectory)
 
     def frame(self, i: int) -> Atoms:
-        import ase.io
-
-        try:
-            atoms = ase.io.read(io.StringIO(self._blocks[i].decode()), format="extxyz")
-        except Exception as exc:
-            raise DataError(f"frame {i} cannot be read ({exc})", str(self.path)) from exc
-        results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
-        if "energies" in results:
-            atoms.arrays["energies"] = np.asarray(results["energies"], dtype=float)
-        if "energy" in results:
-            atoms.info["energy"] = float(results["energy"])
-        atoms.calc = None
-        row = self.frames_info.iloc[i]
-        atoms.info.setdefault("framework", row.get("framework"))
-        atoms.info["frame"] = i
-        atoms.info["source_file"] = str(self.path)
+        atoms = self.trajectory[i]
+        if "framework" not in atoms.info and "start" in atoms.info:
+            atoms.info["framework"] = atoms.info["start"]
         return atoms
 
 
@@ -293,6 +262,8 @@ class DemoSet(Sequence):
       ``ds[[i, j]]`` or ``ds[mask]`` -> a lazy DemoSet subset; ``len(ds)``, iteration.
     * ``ds.query("phase == 'liquid' and source_set == 'NVT'")`` -> a lazy subset
       (:meth:`pandas.DataFrame.query` on ``frames_info``).
+    * ``ds.positions(i)`` (float32), ``ds.cell(i)``, ``ds.numbers(i)`` without building Atoms,
+      as on :class:`zifviz.Trajectory`, which holds the file (``ds.trajectory``).
 
     Subsets share the file's index, so making them costs nothing; frames are parsed on access
     (a few ms each for the demo sets) and not kept.
@@ -320,6 +291,11 @@ class DemoSet(Sequence):
         return self._store.path
 
     @property
+    def trajectory(self):
+        """The :class:`zifviz.Trajectory` of the whole file (all frames, not only this set's)."""
+        return self._store.trajectory
+
+    @property
     def frames(self) -> np.ndarray:
         """Index in the file of each frame of this set."""
         return self._rows.copy()
@@ -336,10 +312,7 @@ class DemoSet(Sequence):
 
     def __getitem__(self, key):
         if isinstance(key, (int, np.integer)):
-            n = len(self._rows)
-            if not -n <= key < n:
-                raise IndexError(f"frame {key} out of range for {n} frames of {self.name}")
-            return self._store.frame(int(self._rows[key]))
+            return self._store.frame(self._file_index(key))
         if isinstance(key, slice):
             return self._subset(self._rows[key])
         key = np.asarray(key)
@@ -355,6 +328,25 @@ class DemoSet(Sequence):
     def __iter__(self) -> Iterator[Atoms]:
         for i in self._rows:
             yield self._store.frame(int(i))
+
+    def _file_index(self, i: int) -> int:
+        n = len(self._rows)
+        if not -n <= i < n:
+            raise IndexError(f"frame {i} out of range for {n} frames of {self.name}")
+        return int(self._rows[i])
+
+    def positions(self, i: int) -> np.ndarray:
+        """Positions of frame ``i`` as float32 (n, 3), without building Atoms (as
+        :meth:`zifviz.Trajectory.positions`)."""
+        return self._store.trajectory.positions(self._file_index(i))
+
+    def cell(self, i: int) -> np.ndarray:
+        """Cell of frame ``i`` (3, 3)."""
+        return self._store.trajectory.cell(self._file_index(i))
+
+    def numbers(self, i: int) -> np.ndarray:
+        """Atomic numbers of frame ``i``."""
+        return self._store.trajectory.numbers(self._file_index(i))
 
     def query(self, expr: str, **kwargs) -> "DemoSet":
         """The frames whose ``frames_info`` rows satisfy ``expr`` (pandas query syntax)."""
