@@ -343,6 +343,9 @@ def test_covalent_bonds_of_non_zif_structures():
     pairs, shifts = covalent_bonds(si)
     v = si.positions[pairs[:, 1]] + shifts @ si.cell.array - si.positions[pairs[:, 0]]
     assert len(pairs) == 4 and np.allclose(np.linalg.norm(v, axis=1), 2.3516, atol=1e-3)
+    overlapping = ethanol + ethanol[[0]]  # drawn as a bond, not refused (perceive refuses it)
+    overlapping.positions[-1] += 0.3
+    assert len(covalent_bonds(overlapping)[0]) > 8
     nan = ethanol.copy()
     nan.positions[0] = np.nan
     with pytest.raises(StructureError, match="NaN"):

@@ -117,8 +117,9 @@ def _neighbour_pairs(positions, cell, pbc, cutoff: float):
     return i, j, S, d
 
 
-def _bonded(atoms: Atoms, source: str):
-    """Neighbour search + the bond rule: (i, j, S, d) of every bond, after the NaN check."""
+def _bonded(atoms: Atoms, source: str, refuse_overlaps: bool = True):
+    """Neighbour search + the bond rule: (i, j, S, d) of every bond, after the NaN check
+    (and a :class:`StructureError` for atoms closer than :data:`OVERLAP_DISTANCE`)."""
     positions = atoms.positions
     check_finite(positions, source)
     numbers = atoms.numbers
@@ -127,7 +128,7 @@ def _bonded(atoms: Atoms, source: str):
         return empty, empty, np.zeros((0, 3), dtype=np.int64), np.zeros(0)
     i, j, S, d = _neighbour_pairs(positions, atoms.cell.array, atoms.pbc, _search_cutoff(numbers))
     close = d < OVERLAP_DISTANCE
-    if close.any():
+    if refuse_overlaps and close.any():
         symbols = atoms.get_chemical_symbols()
         pairs = [f"{symbols[a]}{a}–{symbols[b]}{b} at {x:.2f} Å"
                  for a, b, x in zip(i[close], j[close], d[close])]
@@ -142,10 +143,10 @@ def covalent_bonds(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
 
     Returns ``(pairs, shifts)``: (k, 2) atom indices (i < j) and (k, 3) integer cell shifts with
     bond vector ``r[j] + shift @ cell - r[i]``. Raises :class:`StructureError` for NaN
-    coordinates or overlapping atoms.
+    coordinates; overlapping atoms (which :func:`perceive` refuses) are simply bonded.
     """
     source = str(atoms.info.get("source", "structure"))
-    i, j, S, _ = _bonded(atoms, source)
+    i, j, S, _ = _bonded(atoms, source, refuse_overlaps=False)
     return np.stack([i, j], axis=1), S
 
 
