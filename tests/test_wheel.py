@@ -83,6 +83,7 @@ def test_load_demo_from_an_installed_wheel(wheel, tmp_path):
     """)
     env = {k: v for k, v in os.environ.items() if k != "ZIFVIZ_DEMO_DIR"}
     env["PYTHONPATH"] = str(site)
+    env["ZIFVIZ_CACHE_DIR"] = str(tmp_path / "frame-cache")  # not the user's cache
     out = json.loads(_run([sys.executable, "-c", script], cwd=tmp_path, env=env).stdout)
     assert Path(out["module"]).is_relative_to(site)
     assert Path(out["demo_dir"]) == site / "zifviz" / "data"
