@@ -191,15 +191,26 @@ def test_parallel_build(tmp_path):
 
 
 def test_duplicates_are_merged():
-    base = {"n_zn": 16, "energy_per_zn": -1.1212, "volume_per_zn": 266.2, "zn_zn": [0, 1, 3]}
+    base = {"n_zn": 16, "energy_per_zn": -1.1212, "volume_per_zn": 266.2, "topology_key": "cag"}
     summaries = [
         {**base, "framework": "ZIF-4"},
-        {**base, "framework": "glass-01", "energy_per_zn": -1.1209, "volume_per_zn": 266.5},
+        {**base, "framework": "glass-01", "energy_per_zn": -1.1220, "volume_per_zn": 274.4},
         {**base, "framework": "other-volume", "volume_per_zn": 290.0},
         {**base, "framework": "other-count", "n_zn": 32},
         {**base, "framework": "other-energy", "energy_per_zn": -1.10},
+        {**base, "framework": "other-net", "topology_key": "xyz"},
     ]
     assert hzif._duplicates(summaries) == {"glass-01": "ZIF-4"}
+
+
+def test_coordination_sequences_tell_nets_apart():
+    cs = {name: hzif.coordination_sequences(zifviz.perceive(decorate(build_net(name))), 6)
+          for name in ("dia", "lon", "sod")}
+    assert cs["dia"][0] == (4, 12, 24, 42, 64, 92)  # diamond, RCSR
+    assert cs["sod"][0] == (4, 10, 20, 34, 52, 74)  # sodalite, RCSR
+    assert len({tuple(v) for v in map(tuple, cs.values())}) == 3
+    sod_iza = hzif.coordination_sequences(zifviz.perceive(decorate(read_iza("SOD"))), 6)
+    assert sod_iza == cs["sod"]
 
 
 def test_learning_check_on_a_smoke_build(tmp_path):
