@@ -73,3 +73,20 @@ def test_bad_nets():
     net.positions[net.arrays["bead"] == "B"] += 5.0  # B beads far from any A
     with pytest.raises(StructureError, match="fewer than two A beads"):
         decorate(net)
+
+
+def test_decorate_keeps_given_neighbours_on_a_distorted_net():
+    from zifviz.decorate import neighbour_shifts
+
+    net = build_net("dia")
+    neighbours = neighbour_shifts(net)
+    reference = zifviz.perceive(decorate(net))
+    moved = net.copy()
+    moved.set_cell(net.cell.array * 1.03, scale_atoms=True)
+    moved.positions += np.random.default_rng(0).normal(0, 0.1, moved.positions.shape)
+    atoms = decorate(moved, neighbours=neighbours)
+    topo = zifviz.perceive(atoms)
+    assert (topo.coordination == 4).all()
+    assert np.array_equal(np.sort(topo.linker_zn, axis=1), np.sort(reference.linker_zn, axis=1))
+    with pytest.raises(StructureError, match="neighbours do not fit"):
+        decorate(net[:-1], neighbours=neighbours)
