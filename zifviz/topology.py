@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -186,14 +186,14 @@ class Connectivity:
     def __post_init__(self):
         digest = hashlib.sha256()
         for name in _KEY_FIELDS:
-            value = np.ascontiguousarray(getattr(self, name))
+            value = np.array(getattr(self, name), order="C")  # a copy nobody else can change
             value.setflags(write=False)
             object.__setattr__(self, name, value)
             digest.update(f"{name}:{value.dtype.str}:{value.shape}".encode())
             digest.update(value.tobytes())
         object.__setattr__(self, "key", digest.hexdigest()[:16])
 
-    key: str = ""
+    key: str = field(init=False, default="")
     """A short hex digest of all the arrays (set on creation)."""
 
     @property
@@ -215,13 +215,16 @@ class Connectivity:
         """(n_atoms,) position of each atom in :attr:`zn` (-1 for other atoms)."""
         out = np.full(self.n_atoms, -1)
         out[self.zn] = np.arange(len(self.zn))
+        out.setflags(write=False)
         return out
 
     @cached_property
     def bond_limits(self) -> np.ndarray:
         """(n_bonds,) the longest each bond may be when the topology is reused (Å)."""
         b = self.bonds
-        return bond_cutoffs(self.numbers[b[:, 0]], self.numbers[b[:, 1]]) + REUSE_MARGIN
+        out = bond_cutoffs(self.numbers[b[:, 0]], self.numbers[b[:, 1]]) + REUSE_MARGIN
+        out.setflags(write=False)
+        return out
 
 
 def _frame_label(atoms: Atoms) -> str:
