@@ -225,3 +225,13 @@ def test_learning_check_on_a_smoke_build(tmp_path):
         assert np.isfinite(table[f"pred_{level}"]).all()
     assert set(table["procedure"]) <= set(hzif.PROCEDURES)
     assert summary["spread_eps_local_std"] > 0
+
+
+def test_build_on_a_dask_client(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    fws = _small_inputs()[:1]
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        path = hzif.build(tmp_path / "d", "smoke", inputs=fws, client=client, progress=False)
+    frames = _frames_by_id(path)
+    assert frames and {a.info["framework"] for a in frames.values()} == {fws[0].code}
