@@ -199,8 +199,10 @@ def test_connectivity_is_frozen_hashable_and_frame_independent(zif4):
     # another framework or another atom order: different
     reordered = zif4[np.r_[1, 0, 2:len(zif4)]]
     assert zifviz.perceive(reordered).connectivity != conn
-    # reuse keeps the connectivity object
+    # reuse keeps the connectivity object; a pickled copy is equal
     assert topo.at(other).connectivity is conn
+    import pickle
+    assert pickle.loads(pickle.dumps(conn)) == conn
 
 
 def test_geometry_is_computed_only_when_asked(zif4):
