@@ -235,3 +235,28 @@ def test_build_on_a_dask_client(tmp_path):
         path = hzif.build(tmp_path / "d", "smoke", inputs=fws, client=client, progress=False)
     frames = _frames_by_id(path)
     assert frames and {a.info["framework"] for a in frames.values()} == {fws[0].code}
+
+
+def test_reference_energy_added_to_every_frame():
+    frames = [Atoms("Zn", positions=[[0, 0, 0]], cell=np.eye(3) * 5, pbc=True) for _ in range(3)]
+    for k, a in enumerate(frames):
+        a.info["framework"] = f"f{k}"
+    text = hzif._write_extxyz_text(frames)
+    out = hzif._add_to_comments(text, " zni_energy_per_zn=-1.25")
+    import io
+
+    import ase.io
+
+    back = ase.io.read(io.StringIO(out), index=":", format="extxyz")
+    assert [a.info["zni_energy_per_zn"] for a in back] == [-1.25] * 3
+    assert [a.info["framework"] for a in back] == ["f0", "f1", "f2"]
+
+
+def test_build_demo_set_hook(tmp_path):
+    report = hzif.build_demo_set(tmp_path / "energies-smoke.extxyz.gz", "smoke",
+                                 work_dir=tmp_path / "work", progress=False)
+    again = hzif.build_demo_set(tmp_path / "again.extxyz.gz", "smoke",
+                                work_dir=tmp_path / "work", progress=False)  # resumes
+    assert report["n_frames"] == again["n_frames"] > 0
+    assert ((tmp_path / "again.extxyz.gz").read_bytes()
+            == (tmp_path / "energies-smoke.extxyz.gz").read_bytes())

@@ -56,12 +56,13 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from .energetics import REFERENCE_KEY
 from .errors import ResumeError, StructureError, ZifvizError, ZifvizWarning
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MAGNITUDES", "PROCEDURES", "SIZES", "Framework", "assemble", "build",
-           "build_framework", "frameworks", "learning_check", "perturb", "screen_distances"]
+           "build_demo_set", "build_framework", "coordination_sequences", "frameworks", "learning_check", "perturb", "screen_distances"]
 
 PROCEDURES = ("redecorated", "redecorated-rattled", "cg-rattled-redecorated")
 """The three ways copies are made (seed 000 / hZIF-data)."""
@@ -521,6 +522,19 @@ def _duplicates(summaries: list[dict]) -> dict[str, str]:
     return merged
 
 
+def _add_to_comments(text: str, extra: str) -> str:
+    """Append ``extra`` (`` key=value``) to the comment line of every extxyz frame."""
+    if not extra:
+        return text
+    lines = text.split("\n")
+    k = 0
+    while k < len(lines) and lines[k].strip():
+        n = int(lines[k])
+        lines[k + 1] += extra
+        k += n + 2
+    return "\n".join(lines)
+
+
 def assemble(out: str | os.PathLike, codes: list[str], *, skipped: dict | None = None,
              build_seconds: float | None = None, name: str = "energies.extxyz.gz") -> Path:
     """Merge duplicates and write the kept frameworks' frames (in ``codes`` order) to
@@ -541,13 +555,16 @@ def assemble(out: str | os.PathLike, codes: list[str], *, skipped: dict | None =
         s["topology_key"] = _topology_key(folder / f"{_safe(s['framework'])}.relaxed.extxyz")
     merged = _duplicates(ok)
     kept = [s for s in ok if s["framework"] not in merged]
+    zni = [s["energy_per_zn"] for s in kept if s["framework"] == "ZIF-zni"]
+    extra = f" {REFERENCE_KEY}={zni[0]!r}" if zni else ""
     target = out / name
     with atomic_write(target, "wb") as raw:
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
             for s in kept:
-                gz.write((folder / f"{_safe(s['framework'])}.extxyz").read_bytes())
+                text = (folder / f"{_safe(s['framework'])}.extxyz").read_text()
+                gz.write(_add_to_comments(text, extra).encode())
     report = {
-        "file": name, "n_frameworks": len(kept),
+        "file": name, "n_frameworks": len(kept), REFERENCE_KEY: zni[0] if zni else None,
         "n_frames": int(sum(s["n_frames"] for s in kept)),
         "n_environments": int(sum(s["n_environments"] for s in kept)),
         "bytes": target.stat().st_size,
@@ -566,6 +583,24 @@ def assemble(out: str | os.PathLike, codes: list[str], *, skipped: dict | None =
     with atomic_write(out / "report.json") as fh:
         json.dump(report, fh, indent=1, sort_keys=True)
     return target
+
+
+def build_demo_set(path: str | os.PathLike, size: str = "demo", *, work_dir, n_jobs: int = 1,
+                   client=None, resume: bool = True, progress: bool = True) -> dict:
+    """Build the ``energies`` demo set of ``size`` and copy it to ``path``: the hook for
+    ``zifviz build-demo``. ``work_dir`` keeps the per-framework results (resumable; reuse
+    it to regenerate the same file). Returns the build report (counts, drops, duplicates,
+    seconds) as a dict."""
+    import shutil
+
+    from .storage import atomic_write
+
+    work = Path(work_dir)
+    built = build(work, size, resume=resume and (work / "settings.json").exists(),
+                  n_jobs=n_jobs, client=client, progress=progress)
+    with atomic_write(path, "wb") as fh, open(built, "rb") as src:
+        shutil.copyfileobj(src, fh)
+    return json.loads((work / "report.json").read_text())
 
 
 # ---------------------------------------------------------------------------------------
