@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
 import zipfile
 from pathlib import Path
@@ -28,9 +29,10 @@ def _run(cmd, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """The wheel built from a copy of the source tree (the checkout's build/ stays untouched)."""
-    tmp = tmp_path_factory.mktemp("wheel")
+def sdist(tmp_path_factory) -> Path:
+    """The source distribution built from a copy of the source tree (as ``python -m build``
+    does first; the checkout's build/ stays untouched)."""
+    tmp = tmp_path_factory.mktemp("sdist")
     src = tmp / "src"
     src.mkdir()
     for name in SOURCES:
@@ -39,10 +41,31 @@ def wheel(tmp_path_factory) -> Path:
             shutil.copytree(path, src / name, ignore=SKIP)
         else:
             shutil.copy2(path, src / name)
+    _run([sys.executable, "-c", "import sys; from setuptools import build_meta; "
+          "build_meta.build_sdist(sys.argv[1])", str(tmp / "dist")], cwd=src)
+    (built,) = (tmp / "dist").glob("zifviz-*.tar.gz")
+    return built
+
+
+@pytest.fixture(scope="module")
+def wheel(sdist, tmp_path_factory) -> Path:
+    """The wheel built from the unpacked source distribution."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    with tarfile.open(sdist) as tf:
+        tf.extractall(tmp, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    (src,) = tmp.glob("zifviz-*")
     _run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
           "--no-cache-dir", "-q", "-w", str(tmp / "dist")])
     (built,) = (tmp / "dist").glob("zifviz-*.whl")
     return built
+
+
+def test_sdist_has_the_demo_data_and_the_build_step(sdist):
+    with tarfile.open(sdist) as tf:
+        names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
+    manifest = json.loads((REPO / "data/MANIFEST.json").read_text())
+    assert {f"data/{e['file']}" for e in manifest.values()} <= names
+    assert {"data/MANIFEST.json", "data/README.md", "setup.py", "pyproject.toml"} <= names
 
 
 def test_wheel_has_the_package_and_the_demo_data(wheel):
