@@ -93,6 +93,8 @@ def test_load_demo_is_lazy_and_queryable():
     for (phase, source), n in info.groupby(["phase", "source_set"], observed=True)["n_zn"].sum().items():
         assert n == manifest["Zn environments"][phase][source]
     assert set(sub.frames_info["phase"]) == {"liquid"} and len(sub) == 42
+    wanted = ["glass", "liquid"]
+    assert len(ds.query("phase in @wanted and source_set == 'NVT'")) == 84
     assert first.info["frame"] == sub.frames[0] == sub.frames_info.index[0]
     assert first.info["source_file"] == str(ds.path)
     assert elapsed < 10  # generous (loaded CI); bench_demo.py measures it against a full load

@@ -349,7 +349,9 @@ class DemoSet(Sequence):
         return self._store.trajectory.numbers(self._file_index(i))
 
     def query(self, expr: str, **kwargs) -> "DemoSet":
-        """The frames whose ``frames_info`` rows satisfy ``expr`` (pandas query syntax)."""
+        """The frames whose ``frames_info`` rows satisfy ``expr`` (pandas query syntax;
+        ``@name`` refers to the caller's variables)."""
+        kwargs["level"] = kwargs.get("level", 0) + 1  # @names from the caller's frame
         try:
             mask = self.frames_info.eval(expr, **kwargs)
         except Exception as exc:
