@@ -229,8 +229,10 @@ class Connectivity:
 
 def _frame_label(atoms: Atoms) -> str:
     info = atoms.info
-    name = info.get("source_file") or info.get("source") or "frame"
-    return f"{name} frame {info['frame']}" if "frame" in info else str(name)
+    name = info.get("source_file") or info.get("source")
+    if "frame" in info:
+        return f"{name} frame {info['frame']}" if name else f"frame {info['frame']}"
+    return str(name or "frame")
 
 
 def _check_fits(connectivity: Connectivity, atoms: Atoms, topology_source: str):
