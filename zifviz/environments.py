@@ -53,6 +53,13 @@ The EnvironmentTable (:func:`environment_table`)
 
     Categories not in the known lists follow them in order of first appearance, so the
     codes of known values are the same in every table.
+
+Example::
+
+    ds = zifviz.datasets.load_demo("phases").query("source_set == 'NVT'")
+    table = zifviz.environment_table(ds)          # one row per Zn environment
+    frame_pos, zn = zifviz.locate(table, 123)     # row 123 -> ds[frame_pos], atom zn
+    rows = find(table, frame_pos)                 # a frame's rows (e.g. after a 3D click)
 """
 
 from __future__ import annotations
