@@ -1,4 +1,10 @@
-"""Shared fixtures: the public reference structures from ../shared/data (never copied into the repo)."""
+"""Shared fixtures: the public reference structures, never copied into the repository.
+
+They come from ``$ZIFVIZ_DATA_MIRROR`` or ``../shared/data`` beside the repository when that
+exists (offline), otherwise they are fetched by address (SHA-256 checked) through
+:func:`zifviz.datasets.fetch_structure`. A test that needs them never skips silently: without a
+mirror and without the network it fails, naming the file it could not get.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +20,20 @@ if SHARED_DATA.is_dir():
     os.environ.setdefault("ZIFVIZ_DATA_MIRROR", str(SHARED_DATA))
 
 
-def _need_shared():
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"reference data not found at {SHARED_DATA}")
-
-
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    _need_shared()
-    return SHARED_DATA
+def shared_data(tmp_path_factory) -> Path:
+    """A folder with the layout of the reference mirror (``structures/...``, ``mofff/...``)."""
+    mirror = os.environ.get("ZIFVIZ_DATA_MIRROR")
+    if mirror and Path(mirror).is_dir():
+        return Path(mirror)
+    from zifviz.datasets import REFERENCE_FILES, fetch_structure
+
+    root = tmp_path_factory.mktemp("reference-data")
+    for name in REFERENCE_FILES:  # downloaded once into the user cache, SHA-256 checked
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(fetch_structure(name))
+    return root
 
 
 @pytest.fixture(scope="session")
