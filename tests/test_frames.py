@@ -221,8 +221,9 @@ def test_unwritable_cache_folder_still_works(tmp_path, frames, monkeypatch):
     assert len(traj) == 7 and traj[6].info["step"] == 60
 
 
-def test_fast_parser_matches_ase(frames):
-    a = frames[0].copy()
+@pytest.mark.parametrize("rep", [1, 2])  # 272 atoms: token path; 2,176 atoms: pandas path
+def test_fast_parser_matches_ase(frames, rep):
+    a = frames[0].repeat((rep, rep, rep))
     n = len(a)
     a.set_momenta(np.random.default_rng(1).normal(size=(n, 3)))
     a.arrays["flag"] = np.arange(n) % 2 == 0
@@ -244,6 +245,17 @@ def test_fast_parser_matches_ase(frames):
         np.testing.assert_array_equal(ours.arrays[key], ref)
     for key, value in theirs.info.items():
         np.testing.assert_array_equal(ours.info[key], value)
+    # a bad value or a missing field is found and named, on either path
+    lines = data.split(b"\n")
+    bad = lines[:]
+    fields = bad[2 + n // 2].split()
+    bad[2 + n // 2] = b" ".join([fields[0], b"x" + fields[1]] + fields[2:])
+    with pytest.raises(zframes.FrameParseError, match=f"atom {n // 2 + 1}: 'x"):
+        zframes.parse_extxyz(b"\n".join(bad))
+    short = lines[:]
+    short[2 + n // 3] = b" ".join(short[2 + n // 3].split()[:-1])
+    with pytest.raises(zframes.FrameParseError, match=f"line {n // 3 + 3} of the frame has"):
+        zframes.parse_extxyz(b"\n".join(short))
 
 
 def test_scanner_blank_lines_and_truncation():

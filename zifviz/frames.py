@@ -289,6 +289,71 @@ def _column(tok: list, start: int, width: int, ncol: int, kind: str, name: str) 
     return cols[0] if width == 1 else np.stack(cols, axis=1)
 
 
+_PANDAS_FROM = 2000
+
+
+def _table(body: bytes, n: int, specs: list, first_line: int) -> dict:
+    """Columns of ``n`` whitespace-separated atom lines; ``specs`` is a list of
+    ``(name, kind, width)`` with extxyz kinds R, I, S, L. pandas' C reader does the work
+    (about 3x less time than splitting in Python); any doubt (an error, missing fields, NaN)
+    and the exact, slower token path decides and names the bad line."""
+    ncol = sum(w for _, _, w in specs)
+    if n >= _PANDAS_FROM:  # below, the fixed cost of read_csv is more than it saves
+        try:
+            out = _table_pandas(body, n, specs, ncol)
+        except Exception:
+            out = None
+        if out is not None:
+            return out
+    tok = _tokens(body, n, ncol, first_line)
+    out, at = {}, 0
+    for name, kind, width in specs:
+        out[name] = _column(tok, at, width, ncol, kind, name)
+        at += width
+    return out
+
+
+def _table_pandas(body: bytes, n: int, specs: list, ncol: int) -> dict | None:
+    import io
+
+    import pandas as pd
+
+    dtypes, at = {}, 0
+    for _, kind, width in specs:
+        for c in range(at, at + width):
+            dtypes[c] = {"R": np.float64, "I": np.int64}.get(kind, "category")
+        at += width
+    df = pd.read_csv(io.BytesIO(body), sep=r"\s+", header=None, names=range(ncol), dtype=dtypes,
+                     engine="c", na_filter=False, index_col=False)
+    if df.shape != (n, ncol):
+        return None
+    out, at = {}, 0
+    for name, kind, width in specs:
+        cols = []
+        for c in range(at, at + width):
+            series = df[c]
+            if kind in ("R", "I"):
+                values = series.to_numpy()
+                if kind == "R" and np.isnan(values).any():
+                    return None
+            else:
+                codes = series.cat.codes.to_numpy()
+                if (codes < 0).any():
+                    return None
+                cats = np.asarray(series.cat.categories.astype(str), dtype=str)
+                if (cats == "").any():  # a missing field
+                    return None
+                if kind == "L":
+                    lut = np.isin(cats, ("T", "t", "True", "true", "1"))
+                    values = lut[codes]
+                else:
+                    values = cats[codes]
+            cols.append(values)
+        out[name] = cols[0] if width == 1 else np.stack(cols, axis=1)
+        at += width
+    return out
+
+
 def _symbols_to_numbers(symbols: np.ndarray) -> np.ndarray:
     from ase.data import atomic_numbers
 
@@ -335,15 +400,12 @@ def parse_extxyz(data: bytes, comment: bool = True) -> ParsedFrame:
     except Exception as exc:
         raise FrameParseError(f"bad Properties {props!r} ({exc})") from None
     kinds = dict(zip(props.split(":")[0::3], props.split(":")[1::3]))
-    ncol = sum(properties[name][1] for name in names)
     body = data[nl2 + 1:] if nl2 < len(data) else b""
-    tok = _tokens(body, n, ncol, 2)
+    table = _table(body, n, [(name, kinds.get(name, "R"), properties[name][1]) for name in names], 2)
     columns = {}
-    at = 0
     for name in names:
-        ase_name, width = properties[name]
-        value = _column(tok, at, width, ncol, kinds.get(name, "R"), name)
-        at += width
+        ase_name = properties[name][0]
+        value = table[name]
         if ase_name == "symbols":
             columns["numbers"] = _symbols_to_numbers(value)
         elif ase_name == "numbers":
@@ -398,12 +460,11 @@ def parse_dump(data: bytes) -> ParsedFrame:
     if n is None or bounds is None or cols is None:
         raise FrameParseError("incomplete frame header")
     body = data.split(b"\n", header)[-1] if header else b""
-    tok = _tokens(body, n, len(cols), header)
-    ncol = len(cols)
-    columns = {}
-    for c, name in enumerate(cols):
-        kind = "S" if name == "element" else ("I" if name in ("id", "type", "mol", "proc") else "R")
-        columns[name] = _column(tok, c, 1, ncol, kind, name)
+    if len(set(cols)) != len(cols):
+        raise FrameParseError(f"repeated column names in {cols}")
+    kinds = {name: "S" if name == "element" else ("I" if name in ("id", "type", "mol", "proc")
+                                                  else "R") for name in cols}
+    columns = _table(body, n, [(name, kinds[name], 1) for name in cols], header)
     if bounds.shape[1] == 3:
         xy, xz, yz = bounds[:, 2]
     else:
