@@ -1,9 +1,15 @@
 """Reading structures and trajectories into ASE ``Atoms``, with checks and clear errors.
 
-Everything ASE reads is accepted (CIF, extxyz, XYZ, LAMMPS data, LAMMPS dump, POSCAR, ...).
-zifviz adds: a type→element map for LAMMPS dumps, per-atom energies kept in
-``atoms.arrays["energies"]`` (total in ``atoms.info["energy"]``), lazy trajectories,
-and a :class:`~zifviz.errors.StructureFileError` naming the file for every unreadable input.
+Everything ASE reads is accepted (CIF, extxyz, XYZ, LAMMPS data, LAMMPS dump, POSCAR, ...),
+also formats ASE knows only by extension (``.vasp``, ``.xsf``, ``.gen``, ``.res``, ``.cfg``).
+zifviz adds: a type→element map for LAMMPS dumps and data files without Masses, the atom
+style of a LAMMPS data file read from its ``Atoms # style`` line, per-atom energies kept in
+``atoms.arrays["energies"]`` (total in ``atoms.info["energy"]``), P1 CIFs read without ASE's
+symmetry expansion (quadratic in the atom count), :class:`Trajectory` (any frame of plain or
+gzip extxyz/XYZ, LAMMPS dumps and ``.traj`` files in constant time, see
+:mod:`zifviz.frames`), streaming :func:`iread`, atomic :func:`write`, and a
+:class:`~zifviz.errors.StructureFileError` naming the file (and the frame) for every
+unreadable input.
 """
 
 from __future__ import annotations
@@ -231,7 +237,9 @@ def read(path: str | os.PathLike, index: int = -1, format: str | None = None,
         raise StructureFileError("did not contain a structure", str(p))
     if type_map is not None and fmt != "lammps-data":
         _apply_type_map(atoms, type_map, str(p))
-    return _normalise(atoms, str(p))
+    atoms = _normalise(atoms, str(p))
+    atoms.info["source_file"] = str(p)
+    return atoms
 
 
 def _frames_word(n: int) -> str:
@@ -274,9 +282,8 @@ def _read_one_fast(p: Path, fmt: str, index: int, type_map) -> Atoms:
         if n == 0:
             raise StructureFileError("contains no atoms (no frame found)", str(p))
         raise StructureFileError(f"file has {_frames_word(n)}; index {index} out of range", str(p))
-    if index < 0:
-        index += n
     atoms = _normalise(want, str(p))
+    atoms.info["source_file"] = str(p)
     return atoms
 
 
@@ -413,6 +420,7 @@ class _IndexedSource:
         self.path, self.type_map = path, type_map
         self.index = FrameIndex.open(path, fmt, cache=cache)
         self.n = self.index.n_frames
+        self._table = None
 
     def _columns(self, i: int) -> dict:
         idx = self.index
@@ -442,7 +450,9 @@ class _IndexedSource:
         return np.asarray(idx.column("numbers", i), dtype=int)
 
     def frame_info(self):
-        return self.index.frame_table()
+        if self._table is None:
+            self._table = self.index.frame_table()
+        return self._table.copy()
 
 
 class _AseTrajSource:
