@@ -14,6 +14,7 @@ from .errors import (DataError, PerceptionError, StructureError, StructureFileEr
                      UnderCoordinatedZnWarning, ZifvizError, ZifvizWarning)
 from .errors import OverCoordinatedZnWarning, TopologyMismatchError
 from .io import Trajectory, iread, read, write
+from .errors import OutputExistsError, ResumeError
 from .topology import ZIFTopology, annotate, perceive
 from .environments import environment_table, locate, structure_id
 
@@ -26,4 +27,5 @@ __all__ = [
     "net_bonds", "perceive", "read", "write",
     "OverCoordinatedZnWarning", "TopologyMismatchError",
     "environment_table", "locate", "structure_id",
+    "OutputExistsError", "ResumeError",
 ]
