@@ -118,6 +118,12 @@ def test_slices_are_lazy_views(tmp_path, frames):
         every[3]
     with pytest.raises(TypeError):
         traj["a"]
+    picked = traj[[5, 1, -1]]
+    assert list(picked.frames) == [5, 1, 6] and picked[0].info["frame"] == 5
+    mask = np.array([k % 2 == 1 for k in range(7)])
+    assert list(traj[mask].frames) == [1, 3, 5]
+    with pytest.raises(IndexError):
+        traj[[0, 9]]
 
 
 def test_frame_info_from_the_index(tmp_path, frames):

@@ -233,6 +233,8 @@ def test_lammps_data_without_masses_needs_type_map(tmp_path, zif4):
     assert str(path) in str(err.value)
     back = zifviz.read(path, type_map={1: "Zn", 2: "N", 3: "C", 4: "H"})
     assert back.get_chemical_formula() == "C96H96N64Zn16"
+    with pytest.raises(StructureFileError, match="type_map has no element for LAMMPS type 3"):
+        zifviz.read(path, type_map={1: "Zn", 2: "N"})
 
 
 @pytest.mark.parametrize("ext, fmt", [("vasp", "vasp"), ("xsf", "xsf"), ("gen", "gen"),

@@ -605,6 +605,7 @@ class FrameIndex:
                 return found
         try:
             root.mkdir(parents=True, exist_ok=True)
+            _sweep(root, key)
             tmp = Path(tempfile.mkdtemp(dir=root, prefix=f"{key}.tmp-"))
         except OSError:  # no writable cache folder: a private temporary one
             tmp = Path(tempfile.mkdtemp(prefix="zifviz-frames-"))
@@ -778,6 +779,19 @@ class FrameIndex:
         if self.errors:
             df["error"] = [self.errors.get(k) for k in range(len(rows))]
         return df
+
+
+def _sweep(root: Path, key: str, age: float = 3600.0) -> None:
+    """Remove what crashed builds of this cache left behind (older than ``age`` seconds)."""
+    import time
+
+    now = time.time()
+    for p in root.glob(f"{key}.*-*"):
+        try:
+            if now - p.stat().st_mtime > age:
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _zeros(fh, spec: dict, n: int) -> None:

@@ -231,6 +231,11 @@ def read(path: str | os.PathLike, index: int = -1, format: str | None = None,
         raise
     except (StopIteration, IndexError) as exc:
         raise _index_error(p, fmt, int(index), kw, exc) from None
+    except KeyError as exc:
+        if fmt == "lammps-data" and type_map is not None:
+            raise StructureFileError(f"type_map has no element for LAMMPS type {exc}; it maps "
+                                     f"types {sorted(type_map)}", str(p)) from None
+        raise _wrap_ase_error(exc, p, fmt) from exc
     except Exception as exc:
         raise _wrap_ase_error(exc, p, fmt) from exc
     if not isinstance(atoms, Atoms):
@@ -534,8 +539,8 @@ def _info_table(frames):
 class Trajectory:
     """A trajectory file read lazily and reached fast, in any order.
 
-    ``len``, ``[i]`` (an ``Atoms``; negative ``i`` counts from the end), ``[i:j:k]`` (a lazy
-    view, itself sliceable) and iteration; and, without building ``Atoms``,
+    ``len``, ``[i]`` (an ``Atoms``; negative ``i`` counts from the end), ``[i:j:k]``, a list
+    of indices or a boolean mask (a lazy view, itself indexable) and iteration; and, without building ``Atoms``,
     :meth:`positions` (float32), :meth:`cell`, :meth:`numbers` and :attr:`frame_info` (one row
     per frame: ``frame``, ``n_atoms`` and the header key-values).
 
@@ -585,10 +590,22 @@ class Trajectory:
         return i if self._sel is None else int(self._sel[i])
 
     def __getitem__(self, i):
-        if isinstance(i, slice):
+        if isinstance(i, (slice, list, np.ndarray)):
+            frames = self._frames()
+            if not isinstance(i, slice):
+                i = np.asarray(i)
+                if i.dtype == bool:
+                    if i.shape != frames.shape:
+                        raise IndexError(f"boolean mask of {i.size} for {len(frames)} frames")
+                elif i.size and i.dtype.kind not in "iu":
+                    raise TypeError("frame indices must be integers or booleans")
+                elif i.size and not (-len(frames) <= i.min() and i.max() < len(frames)):
+                    raise IndexError(f"frame index out of range: {self.path} has "
+                                     f"{_frames_word(len(frames))}")
+                i = i.astype(bool) if i.dtype == bool else i.astype(np.int64)
             view = object.__new__(Trajectory)
             view.__dict__.update(self.__dict__)
-            view._sel = self._frames()[i]
+            view._sel = frames[i]
             return view
         k = self._file_index(i)
         src = self._source
