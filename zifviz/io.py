@@ -233,7 +233,9 @@ def read(path: str | os.PathLike, index: int = -1, format: str | None = None,
         raise _index_error(p, fmt, int(index), kw, exc) from None
     except KeyError as exc:
         if fmt == "lammps-data" and type_map is not None:
-            raise StructureFileError(f"type_map has no element for LAMMPS type {exc}; it maps "
+            t = exc.args[0] if exc.args else "?"
+            t = int(t) if isinstance(t, (int, np.integer)) else t
+            raise StructureFileError(f"type_map has no element for LAMMPS type {t}; it maps "
                                      f"types {sorted(type_map)}", str(p)) from None
         raise _wrap_ase_error(exc, p, fmt) from exc
     except Exception as exc:
