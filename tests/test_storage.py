@@ -18,6 +18,8 @@ def _frame(k: int, n: int = 5) -> Atoms:
     a = Atoms("H" * n, positions=np.arange(3 * n, dtype=float).reshape(n, 3) + k,
               cell=[10, 10, 10], pbc=True)
     a.info["step"] = k
+    a.set_momenta(np.full((n, 3), 0.5 * k))
+    a.arrays["energies"] = np.full(n, float(k))
     return a
 
 
@@ -107,6 +109,8 @@ def test_resume_after_truncated_last_frame(tmp_path):
         fh.write("5\nLattice=\"10 0 0 0 10 0 0 0 10\" Properties=species:S:1:pos:R:3 step=3\nH 0 0 0\nH 1 ")
     w = FrameWriter(out, resume=True, settings={"steps": 10, "T": 300.0})
     assert w.n_done == 3 and w.last.info["step"] == 2
+    np.testing.assert_allclose(w.last.get_momenta(), _frame(2).get_momenta())
+    assert w.last.arrays["energies"][1] == 2.0
     np.testing.assert_allclose(w.last.positions, _frame(2).positions)
     w.write(_frame(3))
     assert w.finish() == out

@@ -12,7 +12,6 @@ Frames are located with the one (ext)xyz scanner of :mod:`zifviz.frames`.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
@@ -127,14 +126,16 @@ def _scan(path: Path) -> tuple[int, int, bytes | None]:
 
 
 def _parse_last(data: bytes | None, source: Path) -> Atoms | None:
+    """The last complete frame, as zifviz reads frames (all arrays, info, energies)."""
     if data is None:
         return None
-    import ase.io
+    from .frames import build_atoms, parse_extxyz
 
     try:
-        return ase.io.read(io.StringIO(data.decode()), format="extxyz")
-    except Exception as exc:
-        raise ResumeError(f"the last complete frame cannot be read ({exc})", str(source)) from exc
+        parsed = parse_extxyz(data)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise ResumeError(f"the last complete frame cannot be read ({exc})", str(source)) from None
+    return build_atoms(parsed.columns, parsed.cell, parsed.pbc, parsed.info)
 
 
 class FrameWriter:
