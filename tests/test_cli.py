@@ -302,3 +302,16 @@ def test_label_option_conflicts_exit_2(argv, capsys):
         main(["label", "whatever.extxyz", *argv])
     assert exit_info.value.code == 2
     assert "--resume" in capsys.readouterr().err
+
+
+@needs_data
+def test_label_kspace_pppm_is_a_stored_setting(four_frames, tmp_path, capsys):
+    out = tmp_path / "pppm.extxyz"
+    assert main(["label", str(four_frames), "-o", str(out), "-q", "--kspace", "pppm"]) == 0
+    pppm = [f.info["energy"] for f in zifviz.iread(out)]
+    assert main(["label", str(four_frames), "-q"]) == 0
+    ewald = [float(line.split()[3]) for line in capsys.readouterr().out.splitlines()[1:]
+             if line.split()[0].isdigit()]
+    assert pppm == pytest.approx(ewald[-4:], rel=5e-5)
+    assert main(["label", str(four_frames), "-o", str(out), "-q", "--resume"]) == 2
+    assert "kspace" in capsys.readouterr().err

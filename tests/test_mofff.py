@@ -418,3 +418,20 @@ def test_calculator_drives_an_ase_optimiser(zif4):
     # the state LAMMPS ends in is the state ASE holds: a fresh set-up agrees
     assert label(atoms).info["energy"] == pytest.approx(atoms.get_potential_energy(), rel=1e-10)
     calc.close()
+
+
+@needs_data
+def test_pppm_option_agrees_with_ewald(md_frames):
+    from zifviz.mofff import MOFFFCalculator
+
+    ewald, pppm = MOFFFCalculator(), MOFFFCalculator(kspace="pppm")
+    for frame in md_frames[::2]:
+        a, b = ewald.evaluate(frame), pppm.evaluate(frame)
+        assert b["energy"] == pytest.approx(a["energy"], rel=5e-5)
+        assert b["energies"].sum() == pytest.approx(b["energy"], rel=1e-9)
+        assert np.abs(b["forces"] - a["forces"]).max() < 5e-3  # eV/Å
+    assert pppm.n_setups == 1
+    ewald.close()
+    pppm.close()
+    with pytest.raises(ForceFieldError, match="kspace"):
+        MOFFFCalculator(kspace="p3m")

@@ -66,6 +66,7 @@ __all__ = [
     "ATOM_TYPES",
     "ROLE_TO_TYPE",
     "KCALMOL_TO_EV",
+    "KSPACE_STYLES",
     "assign_types",
     "label",
     "label_frames",
@@ -104,6 +105,10 @@ ROLE_TO_TYPE = {
 #: pair_style buck6d/coul/gauss/long smoothing factors and cut-off (Å).
 PAIR_STYLE = (0.9, 0.9, 12.0)
 KSPACE_ACCURACY = 1e-6
+#: Long-range solvers: ``ewald`` as in the reference input; ``pppm`` (same accuracy target)
+#: is much faster for large cells (58,752 atoms: ~2 s instead of ~18 s per evaluation) and
+#: agrees with ``ewald`` to about 1e-4 relative in the total energy (measured in the benchmark).
+KSPACE_STYLES = ("ewald", "pppm")
 SPECIAL_BONDS = "lj 0.00 0.00 1.00 coul 1.00 1.00 1.00"
 
 #: buck6d/coul/gauss/long coefficients A, B, C, D, alpha for each type pair.
@@ -381,15 +386,18 @@ def write_lammps_data(fileobj, atoms: Atoms, typed: MOFFFTopology, prism: Prism 
     fileobj.write("\n".join(out) + "\n")
 
 
-def lammps_commands(data_file: str, *, kspace_accuracy: float = KSPACE_ACCURACY) -> str:
+def lammps_commands(data_file: str, *, kspace_accuracy: float = KSPACE_ACCURACY,
+                    kspace: str = "ewald") -> str:
     """LAMMPS input commands setting up MOF-FF for ZIFs on ``data_file``."""
+    if kspace not in KSPACE_STYLES:
+        raise ForceFieldError(f"kspace must be one of {KSPACE_STYLES}, not {kspace!r}")
     lines = [
         "units real",
         "boundary p p p",
         "atom_style full",
         f"read_data {data_file}",
         "neighbor 2.0 bin",
-        f"kspace_style ewald {kspace_accuracy}",
+        f"kspace_style {kspace} {kspace_accuracy}",
         "pair_style buck6d/coul/gauss/long {} {} {}".format(*PAIR_STYLE),
     ]
     for (a, b), c in PAIR_COEFFS.items():
@@ -413,7 +421,7 @@ def lammps_commands(data_file: str, *, kspace_accuracy: float = KSPACE_ACCURACY)
 
 
 def _start_lammps(atoms: Atoms, typed: MOFFFTopology, prism: Prism, *,
-                  kspace_accuracy: float = KSPACE_ACCURACY, log=None):
+                  kspace_accuracy: float = KSPACE_ACCURACY, kspace: str = "ewald", log=None):
     """A new LAMMPS instance with ``atoms`` loaded and MOF-FF set up (``run 0`` ready)."""
     lmp = open_lammps(log)
     with tempfile.TemporaryDirectory(prefix="zifviz-mofff-") as tmp:
@@ -421,7 +429,8 @@ def _start_lammps(atoms: Atoms, typed: MOFFFTopology, prism: Prism, *,
         with open(data, "w") as fh:
             write_lammps_data(fh, atoms, typed, prism)
         try:
-            lmp.commands_string(lammps_commands(data, kspace_accuracy=kspace_accuracy))
+            lmp.commands_string(lammps_commands(data, kspace_accuracy=kspace_accuracy,
+                                                kspace=kspace))
             lmp.commands_string(
                 "compute zifviz_pe all pe/atom\n"
                 "thermo_style custom step temp pe etotal press vol\n"
@@ -622,6 +631,9 @@ class MOFFFCalculator(Calculator):
         it raise an error instead of being perceived anew.
     kspace_accuracy, log:
         As for :class:`MOFFF`.
+    kspace:
+        ``"ewald"`` (the reference input's solver, default) or ``"pppm"`` (see
+        :data:`KSPACE_STYLES`; worth it above ~10,000 atoms).
 
     Attributes
     ----------
@@ -633,10 +645,13 @@ class MOFFFCalculator(Calculator):
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
     name = "MOF-FF"
 
-    def __init__(self, topology=None, *, kspace_accuracy: float = KSPACE_ACCURACY, log=None,
-                 max_cached: int = 4, **kwargs):
+    def __init__(self, topology=None, *, kspace_accuracy: float = KSPACE_ACCURACY,
+                 kspace: str = "ewald", log=None, max_cached: int = 4, **kwargs):
         super().__init__(**kwargs)
+        if kspace not in KSPACE_STYLES:
+            raise ForceFieldError(f"kspace must be one of {KSPACE_STYLES}, not {kspace!r}")
         self.kspace_accuracy = kspace_accuracy
+        self.kspace = kspace
         self.log = log
         self.topology = topology
         self._fixed = topology is not None
@@ -752,7 +767,7 @@ class MOFFFCalculator(Calculator):
         if self.lmp is None or key != self._key:
             self.close()
             self.lmp = _start_lammps(atoms, typed, prism, kspace_accuracy=self.kspace_accuracy,
-                                     log=self.log)
+                                     kspace=self.kspace, log=self.log)
             self.n_setups += 1
             self._key = key
         else:
