@@ -547,7 +547,7 @@ class MOFFF:
         return out
 
     def label(self, atoms: Atoms, topology=None) -> Atoms:
-        """A copy of ``atoms`` with MOF-FF energies: ``arrays["energies"]``, ``info["energy"]`` (eV).
+        """A labelled copy of ``atoms``: ``arrays["energies"]``, ``info["energy"]`` (eV).
 
         Uses a :class:`MOFFFCalculator` kept by this object, so labelling many frames of one
         trajectory with the same ``MOFFF`` types them once and reuses one LAMMPS instance.
@@ -621,8 +621,8 @@ class MOFFFCalculator(Calculator):
     (``topology.at(frame)``: elements, atom order, every bond length) and, when it fits,
     only its cell and positions are pushed into the running LAMMPS (``change_box ... remap``
     with the same triclinic conventions as :meth:`MOFFF.current_atoms`, positions set by
-    atom id) before ``run 0``. A frame that does not fit is perceived anew and LAMMPS is set up again only
-    if its connectivity differs.
+    atom id) before ``run 0``. A frame that does not fit is perceived anew and LAMMPS is set
+    up again only if its connectivity differs.
 
     Parameters
     ----------
