@@ -4,8 +4,9 @@ A 6x6x6 ZIF-4 trajectory (58,752 atoms, thermal noise) is written as plain extxy
 plain XYZ, a text LAMMPS dump and an ASE .traj in a temporary folder; the bundled
 ``data/phases.extxyz.gz`` (608 small frames) is measured too. For each: index build (cold
 cache), frame 0, last frame, random frames, ``positions(i)`` — ours vs ``ase.io.read(path,
-index=i)`` and, when installed, chemfiles (random access by step), indexed_gzip and rapidgzip
-(gzip seek points + our parser for one frame).
+index=i)`` and, when installed, chemfiles (random access by step), MDAnalysis (XYZ and LAMMPSDUMP
+readers with frame offsets), indexed_gzip and rapidgzip (gzip seek points + our parser for one
+frame). These four are not zifviz dependencies; put them on PYTHONPATH to include them.
 
     python benchmarks/bench_frames.py [--frames 12] [--repeat 6] [--skip-ase-gzip]
 
@@ -169,6 +170,35 @@ def bench_chemfiles(path: Path, fmt: str) -> dict | None:
         return {"error": str(exc)[:80]}
 
 
+def bench_mdanalysis(path: Path, fmt: str) -> dict | None:
+    """MDAnalysis readers (XYZ, also gzip; LAMMPSDUMP): positions only (no extxyz info/arrays)."""
+    try:
+        import warnings
+
+        import MDAnalysis as mda
+    except ImportError:
+        return None
+    kind = {"extxyz": "XYZ", "xyz": "XYZ", "lammps-dump-text": "LAMMPSDUMP"}.get(fmt)
+    if kind is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = time.perf_counter()
+            u = mda.Universe(str(path), format=kind, topology_format=kind)
+            m = len(u.trajectory)
+            open_t = time.perf_counter() - t
+
+            def at(i):
+                u.trajectory[i]
+                return u.atoms.positions
+
+            return {"open": open_t, "frame0": clock(lambda: at(0), 2),
+                    "last": clock(lambda: at(m - 1), 2), "n": m}
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {str(exc)[:80]}"}
+
+
 def bench_gzip_seek(gz: Path) -> dict:
     """Seek points in the gzip stream (indexed_gzip, rapidgzip) + our parser for one frame."""
     with gzip.open(gz, "rb") as fh:
@@ -305,6 +335,14 @@ def main(argv=None) -> None:
                     print(f"   chemfiles: open+frame0 {cf['open+frame0']:.3f} s, positions frame0 "
                           f"{cf['frame0'] * 1e3:.1f} ms, last {cf['last'] * 1e3:.1f} ms "
                           f"(ours positions x{cf['last'] / ours['positions']:.0f} faster than its last)")
+            md = bench_mdanalysis(path, fmt)
+            if md:
+                if "error" in md:
+                    print(f"   MDAnalysis: {md['error']}")
+                else:
+                    print(f"   MDAnalysis: open (offsets) {md['open']:.3f} s, positions frame0 "
+                          f"{md['frame0'] * 1e3:.1f} ms, last {md['last'] * 1e3:.1f} ms "
+                          f"(ours positions x{md['last'] / ours['positions']:.0f} faster than its last)")
             if name == "extxyz.gz":
                 seek = bench_gzip_seek(path)
                 for k, v in seek.items():

@@ -17,17 +17,19 @@
   and checked file by file on load: a broken cache is rebuilt, never trusted.
 
 Why a decoded cache rather than byte offsets or gzip seek points (benchmarks/bench_frames.py,
-6x6x6 ZIF-4, 58,752 atoms, one run): the text itself is the slow part. ASE's extxyz parser
-takes 80-190 ms per frame and our parser 14-50 ms, so any design that re-parses text on access
-misses "positions in <= 50 ms" on a loaded machine; chemfiles (an indexed C++ reader) gives
-positions in 9-48 ms per frame but rereads gzip files from the start (177-200 ms for the last
-frame); indexed_gzip / rapidgzip seek points reach a gzip frame's bytes in 15-80 ms plus the
-parse. The decoded memmap answers ``positions(i)`` in < 0.1 ms and a full ``Atoms`` in < 1 ms
-for every format, compressed or not, at the cost of one pass (0.1-1.4 s for 12 such frames)
-and about the text size on disk. MDAnalysis was not evaluated (not installed; its extxyz
-support does not keep extxyz info/arrays); zarr/HDF5 would add a dependency for what raw
-memory-mapped arrays already do. ASE ``.traj`` files are binary and indexed already, so they
-are read by frame directly (:class:`zifviz.io.Trajectory`), with no cache.
+6x6x6 ZIF-4, 58,752 atoms, 12 frames, one run): the text itself is the slow part. ASE's extxyz
+parser takes 80-190 ms per frame and ours 14-50 ms, so any design that re-parses text on
+access misses "positions in <= 50 ms" on a loaded machine. chemfiles (an indexed C++ reader)
+gives positions in 12-31 ms per frame but rereads gzip files from the start (160 ms for the
+last frame); MDAnalysis (frame offsets) 45-160 ms per frame, 330 ms for the last gzip frame,
+and it cannot read files whose frames have different atom counts (the demo sets); both give
+positions only, not extxyz info and per-atom arrays. indexed_gzip / rapidgzip seek points
+reach a gzip frame's bytes in 15-55 ms, plus the parse. The decoded memmap answers
+``positions(i)`` in < 0.1 ms and a full ``Atoms`` in < 1 ms for every format, compressed or
+not, at the cost of one pass (0.2-1.4 s for those 12 frames) and about the text size on disk.
+zarr/HDF5 would add a dependency for what raw memory-mapped arrays already do. ASE ``.traj``
+files are binary and indexed already, so they are read by frame directly
+(:class:`zifviz.io.Trajectory`), with no cache.
 """
 
 from __future__ import annotations
