@@ -163,3 +163,38 @@ def test_existing_outputs_refused_without_overwrite(tmp_path):
     w.write(_frame(8))
     w.finish()
     assert [a.info["step"] for a in zifviz.iread(out)] == [8]
+
+
+def test_hard_crash_leaves_old_file_and_finished_frames(tmp_path):
+    """A process killed in the middle of a write (no cleanup at all)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "a.extxyz"
+    zifviz.write(target, _frame(0))
+    before = target.read_bytes()
+    out = tmp_path / "run.extxyz"
+    script = textwrap.dedent(f"""
+        import os
+        import numpy as np
+        from ase import Atoms
+        from zifviz.storage import FrameWriter, atomic_write
+        with atomic_write({str(target)!r}) as fh:
+            fh.write("3\\nhalf a frame")
+            fh.flush()
+            w = FrameWriter({str(out)!r})
+            for k in range(2):
+                w.write(Atoms("H2", positions=[[0, 0, k], [0, 0, k + 1]], cell=[5, 5, 5], pbc=True))
+            w._fh.write("2\\nLattice=")  # dies while writing frame 2
+            w._fh.flush()
+            os._exit(9)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 9, proc.stderr
+    assert target.read_bytes() == before
+    assert not out.exists()
+    w = FrameWriter(out, resume=True)
+    assert w.n_done == 2 and w.last.positions[0, 2] == 1.0
+    w.finish()
+    assert len(list(zifviz.iread(out))) == 2
