@@ -1,14 +1,11 @@
-"""StructureViewer and the colour mapping, without a browser.
+"""StructureViewer, its scene model and the colour mapping, without a browser.
 
-The viewer sends each scene to the browser as one ``executeCode`` message whose first line
-is ``const P = {json};``; these tests decode that payload to check what would be drawn.
+The viewer talks to the browser with data-only messages on the NGL widget's comm
+(``view.send(content, buffers)``); these tests capture them and decode the buffers.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import time
 import warnings
 
 import numpy as np
@@ -16,62 +13,50 @@ import pytest
 from ase import Atoms
 
 import zifviz
-from zifviz.widgets import StructureViewer, color_options, map_colors
-from zifviz.widgets.colors import NAN_COLOR
-from zifviz.widgets.viewer import bond_cylinders, bonds_for
+from zifviz.datasets import fetch_structure
+from zifviz.palettes import NAN_COLOR, QUALITATIVE, palette_for
+from zifviz.widgets import SceneModel, StructureViewer, color_options, map_colors
+from zifviz.widgets.colors import map_values
+from zifviz.widgets.viewer import LEVELS, bonds_for, browser_code
 
 
 # ------------------------------------------------------------------ helpers
-def _payload(code: str) -> dict:
-    first = code.strip().splitlines()[0]
-    assert first.startswith("const P = ") and first.endswith(";")
-    return json.loads(first[len("const P = "):-1])
-
-
-def _f32(s: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(s), dtype="<f4")
-
-
 class Sent:
-    """Pretend the browser view is on screen and capture what is sent to it."""
+    """Pretend a browser view is on screen and capture what is sent to it."""
 
-    def __init__(self, viewer, monkeypatch):
-        self.messages = []
-        viewer.view.loaded = True
-        monkeypatch.setattr(viewer.view, "send", self.messages.append)
+    def __init__(self, viewer, monkeypatch, load: bool = True):
+        self.messages: list[tuple[dict, list]] = []
+        monkeypatch.setattr(viewer.view, "send",
+                            lambda content, buffers=None: self.messages.append((content, buffers)))
+        if load:
+            viewer.view.loaded = True
+
+    def of(self, kind: str) -> list[tuple[dict, list]]:
+        return [(c, b) for c, b in self.messages if c.get("zifviz") == kind]
 
     @property
-    def payloads(self) -> list[dict]:
-        return [_payload(m["args"][0]) for m in self.messages
-                if m["methodName"] == "executeCode" and m["args"][0].lstrip().startswith("const P")]
+    def code(self) -> list[str]:
+        return [c["args"][0] for c, _ in self.messages if c.get("methodName") == "executeCode"]
+
+    def clear(self):
+        self.messages.clear()
 
 
-def _queued(viewer) -> list[dict]:
-    return [_payload(cb._ngl_msg["args"][0])
-            for cb in viewer.view._ngl_displayed_callbacks_before_loaded
-            if cb._ngl_msg.get("zifviz_scene")]
-
-
-def _scene(payloads, key) -> dict:
-    """The data of scene ``key`` from the messages that built it."""
-    for p in payloads:
-        for d in p["scenes"]:
-            if d["key"] == key:
-                return d
-    raise KeyError(key)
+def _f32(b) -> np.ndarray:
+    return np.frombuffer(bytes(b), dtype="<f4").reshape(-1, 3)
 
 
 @pytest.fixture(scope="module")
-def zif4_annotated(shared_data):
-    atoms = zifviz.read(shared_data / "structures/widmer2019/ZIF4-FixedCell.cif")
+def zif4():
+    atoms = zifviz.read(fetch_structure("widmer2019/ZIF4-FixedCell.cif"))
     topo = zifviz.perceive(atoms)
     zifviz.annotate(atoms, topo)
     return atoms, topo
 
 
 @pytest.fixture(scope="module")
-def glass(shared_data):
-    atoms = zifviz.read(shared_data / "structures/gaillac2020/ZIF4_15glass02.cif")
+def glass():
+    atoms = zifviz.read(fetch_structure("gaillac2020/ZIF4_15glass02.cif"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", zifviz.UnderCoordinatedZnWarning)
         topo = zifviz.perceive(atoms)
@@ -79,291 +64,326 @@ def glass(shared_data):
     return atoms, topo
 
 
-# ------------------------------------------------------------------ colours
-def test_numeric_colours_are_binned_and_nan_is_grey():
+def _trajectory(atoms, n=3, step=0.05):
+    frames = []
+    for k in range(n):
+        a = atoms.copy()
+        a.positions += step * k
+        frames.append(a)
+    return frames
+
+
+# ------------------------------------------------------------------ palettes
+def test_phase_palette_is_fixed_and_extends_without_recolouring():
+    table = palette_for("phase")
+    assert set(table) == {"ZIF-4", "ZIF-4-cp", "ZIF-4-cp-II", "ZIF-zni", "ZIF-hPT-II",
+                          "glass", "liquid"}
+    assert len(set(table.values())) == len(table) and NAN_COLOR not in table.values()
+    some = palette_for("phase", ["liquid", "ZIF-4-cp-II", "new-phase"])
+    assert some["liquid"] == table["liquid"] and some["ZIF-4-cp-II"] == table["ZIF-4-cp-II"]
+    assert some["new-phase"] not in table.values() and some["new-phase"] in QUALITATIVE
+    assert palette_for("level", ["A-only", "AB2"]) == {"A-only": palette_for("level")["A"],
+                                                       "AB2": palette_for("level")["AB2"]}
+    assert palette_for("no-such-property") == {}
+    assert list(palette_for("whatever", ["b", "a"]).values()) == list(QUALITATIVE[:2])
+
+
+def test_category_colours_do_not_depend_on_the_frame():
+    """cp-II was orange in one frame and green in the next: now fixed per category."""
+    def frame(phases):
+        a = Atoms(f"H{len(phases)}", positions=np.zeros((len(phases), 3)))
+        a.arrays["phase"] = np.array(phases)
+        return a
+
+    m1 = map_colors(frame(["ZIF-4-cp-II", "ZIF-4-cp-II"]), "phase")
+    m2 = map_colors(frame(["ZIF-4", "ZIF-4-cp", "ZIF-4-cp-II"]), "phase")
+    assert m1.hex[0] == m2.hex[2] == palette_for("phase")["ZIF-4-cp-II"]
+    assert dict(zip(m2.labels, m2.label_colors))["ZIF-4"] == palette_for("phase")["ZIF-4"]
+    # unknown property: the categories passed fix the colours
+    m3 = map_values("label", np.array(["y"]), categories=["x", "y"])
+    m4 = map_values("label", np.array(["x", "y"]))
+    assert m3.hex[0] == m4.hex[1]
+    # an explicit palette wins
+    m5 = map_values("phase", np.array(["glass"]), palette={"glass": "#000000"})
+    assert m5.hex == ["#000000"]
+
+
+def test_numeric_colours_are_binned_indexed_and_nan_is_grey():
     atoms = Atoms("H5", positions=np.zeros((5, 3)))
     atoms.set_array("q", np.array([0.0, 0.5, 1.0, np.nan, 1.0]))
     m = map_colors(atoms, "q", n_bins=10)
-    assert m.kind == "continuous" and m.has_nan
+    assert m.kind == "continuous" and m.has_nan and m.index.dtype == np.uint16
     assert m.vmin == 0.0 and m.vmax == 1.0
     assert m.hex[0] == m.bin_colors[0] and m.hex[2] == m.bin_colors[-1] == m.hex[4]
-    assert m.hex[1] in m.bin_colors and m.hex[3] == NAN_COLOR
-    assert len(set(m.bin_colors)) == 10
-    # 3 distinct values -> swatches with the values; NaN listed as "no value"
+    assert m.hex[3] == NAN_COLOR and m.palette[m.index[3]] == NAN_COLOR
     assert m.labels == ["0", "0.5", "1"]
-    html = m.legend_html()
-    assert "no value" in html and m.bin_colors[0] in html
+    assert "no value" in m.legend_html() and m.bin_colors[0] in m.legend_html()
+    # a fixed range makes values comparable between frames
+    fixed = map_colors(atoms, "q", n_bins=10, vmin=0.0, vmax=2.0)
+    assert fixed.hex[2] == fixed.bin_colors[5]
 
 
-def test_continuous_legend_bar_has_min_max_and_every_bin_colour():
-    atoms = Atoms("H20", positions=np.zeros((20, 3)))
-    atoms.set_array("e", np.linspace(-1.5, 2.25, 20))
-    m = map_colors(atoms, "e", n_bins=12)
-    assert not m.labels and not m.has_nan
-    html = m.legend_html()
-    assert "-1.5" in html and "2.25" in html
-    assert all(c in html for c in m.bin_colors)
-    assert set(m.hex) <= set(m.bin_colors)
-
-
-def test_categorical_and_element_colours(zif4_annotated):
-    atoms, _ = zif4_annotated
-    m = map_colors(atoms, "role")
-    assert m.kind == "categorical"
-    assert len(set(m.label_colors)) == len(m.labels)  # distinct
-    assert NAN_COLOR not in m.label_colors
+def test_element_colours_and_options(zif4):
+    atoms, _ = zif4
     e = map_colors(atoms, "element")
-    assert sorted(e.labels) == ["C", "H", "N", "Zn"]
+    assert sorted(e.labels) == ["C", "H", "N", "Zn"] and len(e.palette) == 4
     symbols = np.array(atoms.get_chemical_symbols())
     for label, color in zip(e.labels, e.label_colors):
         assert set(np.asarray(e.hex)[symbols == label]) == {color}
-
-
-def test_selection_scheme_covers_every_atom_once(zif4_annotated):
-    atoms, _ = zif4_annotated
-    m = map_colors(atoms, "coordination")
-    seen = []
-    for color, sele in m.selection_scheme():
-        idx = [int(i) for i in sele.lstrip("@").split(",")]
-        assert all(m.hex[i] == color for i in idx)
-        seen += idx
-    assert sorted(seen) == list(range(len(atoms)))
-
-
-def test_colour_options_list_arrays_and_calculator_energies(zif4_annotated):
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    atoms, _ = zif4_annotated
     opts = color_options(atoms)
-    assert opts[0] == "element"
-    assert {"role", "coordination", "linker"} <= set(opts)
-    assert "positions" not in opts and "numbers" not in opts
-    a = atoms.copy()
-    a.calc = SinglePointCalculator(a, energies=np.arange(len(a), dtype=float), energy=0.0)
-    assert "energies" in color_options(a)
-    assert map_colors(a, "energies").vmax == len(a) - 1
+    assert opts[0] == "element" and {"role", "coordination", "linker"} <= set(opts)
+    assert map_colors(atoms, "role").label_colors == [palette_for("role")[r]
+                                                      for r in map_colors(atoms, "role").labels]
     with pytest.raises(KeyError):
         map_colors(atoms, "nope")
 
 
-# ------------------------------------------------------------------ bonds
-def test_periodic_bonds_are_drawn_as_half_bonds():
-    # two atoms 1 Å apart across the boundary of a 10 Å cubic cell, one bond inside
-    atoms = Atoms("C3", positions=[[0.5, 5, 5], [9.5, 5, 5], [2.0, 5, 5]], cell=[10] * 3, pbc=True)
-    pairs = np.array([[0, 1], [0, 2]])
-    shifts = np.array([[-1, 0, 0], [0, 0, 0]])
-    rgb = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]])
-    c = bond_cylinders(atoms, pairs, shifts, rgb, 0.2)
-    assert len(c["radius"]) == 3  # one inner bond, two half bonds
-    p1, p2 = c["position1"], c["position2"]
-    np.testing.assert_allclose(p1[0], [0.5, 5, 5])  # inner bond first, whole
-    np.testing.assert_allclose(p2[0], [2.0, 5, 5])
-    np.testing.assert_allclose(c["color"][0], [1, 0, 0])
-    np.testing.assert_allclose(c["color2"][0], [0, 0, 1])
-    # half bonds: from each atom 0.5 Å towards the image of the other, in its own colour
-    np.testing.assert_allclose(p1[1], [0.5, 5, 5])
-    np.testing.assert_allclose(p2[1], [0.0, 5, 5])
-    np.testing.assert_allclose(p1[2], [9.5, 5, 5])
-    np.testing.assert_allclose(p2[2], [10.0, 5, 5])
-    np.testing.assert_allclose(c["color"][1], c["color2"][1])
-    np.testing.assert_allclose(c["color"][2], [0, 1, 0])
+# ------------------------------------------------------------------ scene model
+def test_scene_model_levels(zif4):
+    atoms, topo = zif4
+    scene = SceneModel(atoms, topo)
+    assert scene.levels() == ["atomistic", "AB2", "A"]
+    for level, n, n_bonds in [("atomistic", 272, len(topo.bonds)), ("AB2", 48, 64), ("A", 16, 32)]:
+        st, geo = scene.static(level), scene.geometry(0, level)
+        assert st.n == n and geo.positions.shape == (n, 3) and geo.positions.dtype == np.float32
+        assert len(geo.pairs) == n_bonds and geo.shifts.shape == (n_bonds, 3)
+        d = (geo.positions[geo.pairs[:, 1]] + geo.shifts @ geo.cell
+             - geo.positions[geo.pairs[:, 0]])
+        assert np.linalg.norm(d, axis=1).max() < {"atomistic": 2.3, "AB2": 4.5, "A": 6.8}[level]
+        assert np.any(geo.shifts != 0)
+    cg = zifviz.coarse_grain(atoms, "AB2", topology=topo)
+    np.testing.assert_allclose(scene.geometry(0, "AB2").positions, cg.positions, atol=1e-4)
+    st = scene.static("AB2")
+    assert set(st.kind) == {"A", "B"} and st.radii[st.kind == "A"].min() > st.radii[st.kind == "B"].max()
+    assert (st.zn[st.kind == "A"] == np.arange(16)).all() and (st.atom[:16] == topo.zn).all()
+    assert scene.static("atomistic").radii[topo.zn].min() > scene.static("atomistic").radii.min()
 
 
-def test_atomistic_bonds_of_zif4(zif4_annotated):
-    atoms, _ = zif4_annotated
-    pairs, shifts = bonds_for(atoms, "atomistic")
-    symbols = np.array(atoms.get_chemical_symbols())
-    kinds = {}
-    for i, j in pairs:
-        key = "-".join(sorted((symbols[i], symbols[j])))
-        kinds[key] = kinds.get(key, 0) + 1
-    # per imidazolate: 4 C-N, 1 C-C, 3 C-H and 2 N-Zn
-    assert kinds == {"C-N": 128, "C-C": 32, "C-H": 96, "N-Zn": 64}
-    # every bond is short once the shift is applied
-    d = atoms.positions[pairs[:, 1]] + shifts @ atoms.cell.array - atoms.positions[pairs[:, 0]]
-    assert np.linalg.norm(d, axis=1).max() < 2.2
-    assert np.any(shifts != 0)
+def test_scene_model_uses_fast_frame_accessors(zif4):
+    atoms, topo = zif4
+    frames = _trajectory(atoms, 4)
+
+    class Fast:  # like zifviz.Trajectory: positions(i) / cell(i) without building Atoms
+        def __init__(self):
+            self.built = 0
+
+        def __len__(self):
+            return len(frames)
+
+        def __getitem__(self, i):
+            self.built += 1
+            return frames[i]
+
+        def positions(self, i):
+            return frames[i].positions.astype(np.float32)
+
+        def cell(self, i):
+            return frames[i].cell.array
+
+    traj = Fast()
+    scene = SceneModel(traj, topo)
+    built = traj.built
+    for i in range(4):
+        geo = scene.geometry(i, "A")
+        np.testing.assert_allclose(geo.positions, frames[i].positions[topo.zn], atol=1e-4)
+    assert traj.built == built  # no Atoms for frame steps
+
+
+def test_scene_model_of_a_structure_that_is_not_a_zif():
+    from ase.build import bulk
+
+    scene = SceneModel(bulk("Si", cubic=True))
+    assert scene.levels() == ["atomistic"]
+    geo = scene.geometry(0, "atomistic")
+    assert len(geo.pairs) == 16  # 8 atoms x 4 bonds / 2
+    with pytest.raises(zifviz.ZifvizError):
+        scene.geometry(0, "AB2")
 
 
 # ------------------------------------------------------------------ the viewer
-def test_viewer_levels_and_scenes(zif4_annotated, monkeypatch):
-    atoms, topo = zif4_annotated
+def test_viewer_sends_each_level_once_as_binary_data(zif4, monkeypatch):
+    atoms, topo = zif4
     viewer = StructureViewer(atoms, topology=topo)
-    assert viewer.level == "atomistic" and viewer.color_by == "element"
-    assert [v for _, v in viewer.level_toggle.options] == ["atomistic", "AB2", "A"]
-    assert viewer.frame_slider.layout.display == "none"  # one frame: no slider
-    assert len(viewer.atoms) == 272
-    # before the view is on screen one message waits in nglview's queue: it centres, shows
-    # the atomistic scene and carries the other two levels too (toggle = visibility switch)
-    (first,) = _queued(viewer)
-    assert first["center"] and first["wanted"] == "0/atomistic/element/12"
-    assert [d["key"] for d in first["scenes"]] == [
-        "0/atomistic/element/12", "0/AB2/bead/12", "0/A/bead/12"]
-    assert "CRYST1" in first["scenes"][0]["pdb"]
-
     sent = Sent(viewer, monkeypatch)
-    n_atom_bonds = len(bonds_for(atoms, "atomistic")[0])
-    for level, n, n_bonds, default in [("AB2", 48, 64, "bead"), ("A", 16, 32, "bead")]:
-        viewer.level = level
-        assert viewer.level == level and len(viewer.atoms) == n
-        assert viewer.color_by == default
-        msg = sent.payloads[-1]
-        assert msg["wanted"] == f"0/{level}/{default}/12"
-        assert msg["scenes"] == [] and not msg["center"]  # already there; keep the camera
-        assert viewer.last_built == []
-        scene = _scene([first], msg["wanted"])
-        assert scene["pdb"].count("ATOM ") == n
-        # spheres: every bead in exactly one size group
-        idx = sorted(int(i) for g in scene["groups"] for i in g["sele"][1:].split(","))
-        assert idx == list(range(n))
-        pairs, shifts = zifviz.net_bonds(topo, level)
-        n_cross = int(np.any(shifts != 0, axis=1).sum())
-        assert len(pairs) == n_bonds and n_cross > 0
-        # in-cell bonds whole, bonds across the boundary as two half bonds
-        assert len(_f32(scene["bonds"]["radius"])) == n_bonds + n_cross
-        assert len(_f32(scene["bonds"]["position1"])) == 3 * (n_bonds + n_cross)
-    viewer.level = "atomistic"
-    assert len(_f32(first["scenes"][0]["bonds"]["radius"])) >= n_atom_bonds
-    assert [p["serial"] for p in sent.payloads] == sorted(p["serial"] for p in sent.payloads)
-    assert len(sent.payloads) == 3  # one message per redraw
+    # the browser code goes once per view, from the package's .js asset
+    assert sent.code == [browser_code()] and "zifviz" in browser_code()
+    levels = sent.of("level")
+    assert [c["level"] for c, _ in levels] == ["atomistic", "AB2", "A"]  # current first
+    for content, buffers in levels:
+        n = content["n"]
+        numbers, positions, pairs, shifts, cell, index = (bytes(b) for b in buffers)
+        assert len(numbers) == n and len(positions) == 12 * n and len(index) == 2 * n
+        geo = viewer.scene.geometry(0, content["level"])
+        np.testing.assert_array_equal(_f32(positions), geo.positions)
+        np.testing.assert_array_equal(np.frombuffer(pairs, "<u4").reshape(-1, 2), geo.pairs)
+        np.testing.assert_array_equal(np.frombuffer(shifts, "<i2").reshape(-1, 3), geo.shifts)
+        assert len(cell) == 36 and all(c.startswith("#") for c in content["palette"])
+    (show,) = sent.of("show")
+    assert show[0] == {**show[0], "level": "atomistic", "fit": True}
+    # JSON parts are data: no code anywhere but the one asset
+    for content, _ in sent.messages:
+        if content.get("zifviz"):
+            assert "function" not in repr(content) and "=>" not in repr(content)
+
+
+def test_level_toggle_flips_without_data_and_follows_the_browser(zif4, monkeypatch):
+    atoms, topo = zif4
+    viewer = StructureViewer(atoms, topology=topo)
+    sent = Sent(viewer, monkeypatch)
+    sent.clear()
+    viewer.level = "AB2"  # from Python: a 'show' message only
+    assert [c["zifviz"] for c, _ in sent.messages] == ["show"]
+    assert viewer.color_by == "bead" and len(viewer.atoms) == 48
+    sent.clear()
+    # a click in the browser: the browser flipped already; the kernel only follows
+    with viewer.level_toggle._lock_property(index=2):
+        viewer.level_toggle.value = "A"
+    assert sent.messages == [] and viewer.level == "A" and len(viewer.atoms) == 16
+    assert "bead" in viewer.legend.value
+
+
+def test_level_spellings_and_bad_levels(zif4, monkeypatch):
+    atoms, topo = zif4
+    viewer = StructureViewer(atoms, topology=topo, level="A-only")
+    assert viewer.level == "A" and [v for _, v in viewer.level_toggle.options] == ["atomistic", "AB2", "A"]
+    assert LEVELS == {"atomistic": "atomistic", "AB2": "AB2", "A-only": "A"}
+    viewer.level = "ab2"
+    assert viewer.level == "AB2"
     with pytest.raises(zifviz.ZifvizError, match="unknown coarse-graining level"):
         viewer.level = "B"
-    viewer.level = "A-only"  # the spellings coarse_grain accepts
-    assert viewer.level == "A"
-    viewer.level = "atomistic"
+    with pytest.raises(zifviz.ZifvizError):
+        StructureViewer(atoms, topology=topo, level="B")
 
 
-def test_new_colour_builds_new_scenes_and_old_ones_are_dropped(zif4_annotated, monkeypatch):
-    atoms, topo = zif4_annotated
-    viewer = StructureViewer(atoms, topology=topo)
+def test_frame_step_sends_float32_positions_only(zif4, monkeypatch):
+    atoms, topo = zif4
+    frames = _trajectory(atoms, 3)
+    viewer = StructureViewer(frames, topology=topo, level="A")
+    assert viewer.frame_slider.layout.display != "none" and viewer.frame_slider.max == 2
     sent = Sent(viewer, monkeypatch)
-    viewer.color_by = "coordination"
-    msg = sent.payloads[-1]
-    assert msg["wanted"] == "0/atomistic/coordination/12"
-    # the colour sticks across levels, so those scenes come along
-    assert [d["key"] for d in msg["scenes"]] == [
-        "0/atomistic/coordination/12", "0/AB2/coordination/12", "0/A/coordination/12"]
-    for color in ["role", "linker", "element", "role"]:
-        viewer.color_by = color
-    # the browser keeps at most max_scenes; Python tells it which to forget
-    assert len(viewer._scene.sent) <= viewer._scene.max_scenes
-    assert any(p["drop"] for p in sent.payloads)
-    last = sent.payloads[-1]
-    assert last["wanted"] in viewer._scene.sent and last["wanted"] not in last["drop"]
-    assert last["scenes"] == []  # the "role" scenes were still there
+    sent.clear()
+    viewer.frame = 2
+    kinds = [(c["zifviz"], c["level"]) for c, _ in sent.messages]
+    assert kinds == [("frame", "A"), ("frame", "atomistic"), ("frame", "AB2")]  # shown first
+    assert sent.code == []  # no JavaScript per frame
+    content, buffers = sent.messages[0]
+    assert content["frame"] == 2 and content["has"] == {"pairs": False, "index": False}
+    assert len(buffers) == 3  # positions, shifts, cell
+    np.testing.assert_allclose(_f32(buffers[0]), frames[2].positions[topo.zn], atol=1e-4)
+    assert len(bytes(buffers[0])) == 12 * 16
+    # same frame again: nothing to send
+    sent.clear()
+    viewer.frame = 2
+    assert sent.messages == []
 
 
-def test_ab2_beads_distinct_sizes(zif4_annotated):
-    atoms, topo = zif4_annotated
-    viewer = StructureViewer(atoms, topology=topo, level="AB2")
-    scene = _scene(_queued(viewer), "0/AB2/bead/12")
-    beads = np.asarray(viewer.atoms.arrays["bead"]).astype(str)
-    radius = {}
-    for g in scene["groups"]:
-        for i in g["sele"][1:].split(","):
-            radius[int(i)] = g["radius"]
-    ra = {radius[i] for i in np.flatnonzero(beads == "A")}
-    rb = {radius[i] for i in np.flatnonzero(beads == "B")}
-    assert len(ra) == len(rb) == 1 and ra.pop() > rb.pop()
+def test_numeric_colours_use_one_range_over_the_trajectory(zif4, monkeypatch):
+    atoms, topo = zif4
+    frames = _trajectory(atoms, 3)
+    for k, f in enumerate(frames):
+        f.arrays["q"] = np.linspace(0, 1, len(f)) * (k + 1)  # frame k spans 0..k+1
+    viewer = StructureViewer(frames, topology=topo, color_by="q")
+    assert (viewer.colors.vmin, viewer.colors.vmax) == (0.0, 3.0)
+    first = viewer.colors
+    sent = Sent(viewer, monkeypatch)
+    sent.clear()
+    viewer.frame = 2
+    content, buffers = sent.messages[0]
+    assert content["has"]["index"]  # colours change with the frame: indices sent (uint16)
+    index = np.frombuffer(bytes(buffers[-1]), "<u2")
+    assert len(index) == len(atoms) and (viewer.colors.vmin, viewer.colors.vmax) == (0.0, 3.0)
+    # one scale for all frames: the bin of a value does not depend on the frame
+    for k, idx in [(0, first.index), (2, index)]:
+        expected = np.clip(np.floor(frames[k].arrays["q"] / 3.0 * 12), 0, 11).astype(int)
+        np.testing.assert_array_equal(idx, expected)
+    assert first.bin_colors == viewer.colors.bin_colors
+    free = StructureViewer(frames, topology=topo, color_by="q", fixed_range=False)
+    free.frame = 2
+    assert free.colors.vmax == 3.0 and StructureViewer(
+        frames, topology=topo, color_by="q", vmin=-1, vmax=5).colors.vmin == -1
 
 
-def test_colour_by_changes_scene_and_legend(glass, monkeypatch):
+def test_colour_change_sends_indices_for_every_level(glass, monkeypatch):
     atoms, topo = glass
     viewer = StructureViewer(atoms, topology=topo, level="A", color_by="coordination")
-    assert viewer.color_by == "coordination"
     assert "coordination" in viewer.legend.value and ">3<" in viewer.legend.value
-    # the 3-coordinated Zn has its own colour, and the scene uses the legend's colours
-    cn = viewer.atoms.arrays["coordination"]
-    assert np.count_nonzero(cn == 3) == 1
-    scene = _scene(_queued(viewer), "0/A/coordination/12")
-    colors = {c for c, _ in scene["scheme"]}
-    assert colors == set(viewer.colors.label_colors) and len(colors) == 2
     sent = Sent(viewer, monkeypatch)
-    # the colour choice sticks across levels where the array exists
-    viewer.level = "AB2"
-    assert viewer.color_by == "coordination" and viewer.colors.has_nan  # B beads: NaN
+    sent.clear()
     viewer.color_by = "bead"
-    assert "bead" in viewer.legend.value and len(sent.payloads) == 2
+    # every level changes: A and AB2 to "bead", atomistic (no beads) from coordination to element
+    assert {c["level"] for c, _ in sent.of("colors")} == {"A", "AB2", "atomistic"}
+    for content, (index,) in sent.of("colors"):
+        assert len(bytes(index)) == 2 * viewer.scene.static(content["level"]).n
     with pytest.raises(ValueError):
         viewer.color_by = "no-such-array"
     with pytest.raises(ValueError):
         StructureViewer(atoms, topology=topo, color_by="no-such-array")
 
 
-def test_redraw_is_fast_and_queue_keeps_only_the_newest_message(zif4_annotated):
-    atoms, topo = zif4_annotated
-    viewer = StructureViewer(atoms, topology=topo)
-    times = []
-    for level in ["AB2", "A", "atomistic", "AB2", "A", "atomistic"]:
-        t0 = time.perf_counter()
-        viewer.level = level
-        times.append(time.perf_counter() - t0)
-    assert max(times) < 0.2, times  # Python side of a redraw, one cell
-    (msg,) = _queued(viewer)
-    assert msg["serial"] == viewer._scene.serial and msg["center"]
-    assert len(msg["scenes"]) == 3  # the one message left carries every scene
+def test_picking_reports_frame_atom_bead_and_zn(zif4, monkeypatch):
+    atoms, topo = zif4
+    viewer = StructureViewer(_trajectory(atoms, 2), topology=topo, level="AB2")
+    got = []
+    viewer.on_pick(got.append)
+    viewer._on_view_msg(None, {"zifviz": "pick", "level": "AB2", "index": 20, "frame": 1}, [])
+    assert viewer.picked == {"frame": 1, "level": "AB2", "index": 20, "atom": None, "bead": 20,
+                             "zn": None, "linker": 4, "kind": "B", "element": "O"}
+    viewer._on_view_msg(None, {"zifviz": "pick", "level": "atomistic", "index": int(topo.zn[3]),
+                               "frame": 0}, [])
+    assert got[-1]["zn"] == 3 and got[-1]["atom"] == topo.zn[3] and got[-1]["bead"] is None
+    assert "Zn 3" in viewer.pick_label.value
+    viewer._on_view_msg(None, {"zifviz": "pick", "level": "A", "index": 999}, [])  # ignored
+    assert len(got) == 2
+    viewer.on_pick(got.append, remove=True)
 
 
-def test_new_browser_view_gets_everything_again(zif4_annotated, monkeypatch):
-    atoms, topo = zif4_annotated
-    viewer = StructureViewer(atoms, topology=topo)
+def test_highlight_and_focus(zif4, monkeypatch):
+    atoms, topo = zif4
+    viewer = StructureViewer(atoms, topology=topo, level="A")
     sent = Sent(viewer, monkeypatch)
+    sent.clear()
+    viewer.highlight(zn=[1, 2])
+    marks = {c["level"]: c["indices"] for c, _ in sent.of("highlight")}
+    assert marks == {"A": [1, 2], "AB2": [1, 2], "atomistic": topo.zn[[1, 2]].tolist()}
+    viewer.focus(3)
+    (focus,) = sent.of("focus")
+    assert focus[0]["level"] == "A" and focus[0]["index"] == 3
+    viewer.highlight([0, 5])
+    assert sent.of("highlight")[-1][0]["indices"] == [0, 5]
+    viewer.highlight()
+    assert all(c["indices"] == [] for c, _ in sent.of("highlight")[-3:])
+    with pytest.raises(zifviz.ZifvizError):
+        viewer.highlight([99])
+    with pytest.raises(zifviz.ZifvizError):
+        viewer.focus(16)
+
+
+def test_nothing_is_sent_before_the_view_is_on_screen_and_a_new_view_gets_all(zif4, monkeypatch):
+    atoms, topo = zif4
+    viewer = StructureViewer(atoms, topology=topo)
+    sent = Sent(viewer, monkeypatch, load=False)
+    viewer.level = "A"
+    viewer.color_by = "coordination"
+    assert sent.messages == []
+    viewer.view.loaded = True
+    assert len(sent.code) == 1 and sent.of("show")[0][0]["level"] == "A"
     viewer.view._ngl_view_id = ["view-1"]
-    assert sent.payloads == []  # the first view gets the queued message
+    sent.clear()
     viewer.view._ngl_view_id = ["view-1", "view-2"]  # page reloaded / shown again
-    msg = sent.payloads[-1]
-    assert msg["center"] and len(msg["scenes"]) == 3
+    assert len(sent.code) == 1 and len(sent.of("level")) == 3
 
 
-def test_structures_that_are_not_zifs_still_show_atomistic(monkeypatch):
+def test_structures_that_are_not_zifs_show_atomistic(monkeypatch):
     from ase.build import bulk
 
-    si = bulk("Si", cubic=True)
-    viewer = StructureViewer(si)  # no cg prefetch possible: no error
-    (msg,) = _queued(viewer)
-    assert [d["key"] for d in msg["scenes"]] == ["0/atomistic/element/12"]
+    viewer = StructureViewer(bulk("Si", cubic=True))
+    sent = Sent(viewer, monkeypatch)
+    assert [c["level"] for c, _ in sent.of("level")] == ["atomistic"]
     with pytest.raises(zifviz.ZifvizError):
         viewer.level = "AB2"
-    # the toggle goes back and the problem is shown under the view
-    assert viewer.level == "atomistic"
-    assert "Zn" in viewer.message.value
-
-
-def test_trajectory_frames_and_lazy_sequences(zif4_annotated, monkeypatch):
-    atoms, topo = zif4_annotated
-    frames = []
-    for k in range(3):
-        a = atoms.copy()
-        a.positions += 0.05 * k
-        frames.append(a)
-
-    class Lazy:  # like zifviz.Trajectory: len() and [i], frames read on demand
-        def __init__(self):
-            self.reads = 0
-
-        def __len__(self):
-            return len(frames)
-
-        def __getitem__(self, i):
-            self.reads += 1
-            return frames[i]
-
-    lazy = Lazy()
-    viewer = StructureViewer(lazy, level="AB2")  # topology perceived per frame
-    assert viewer.n_frames == 3
-    assert viewer.frame_slider.layout.display != "none" and viewer.frame_slider.max == 2
-    sent = Sent(viewer, monkeypatch)
-    viewer.frame = 2
-    assert viewer.frame == 2 and len(sent.payloads) == 1
-    # trajectories: no prefetch of other levels (one scene per frame step)
-    assert [d["key"] for d in sent.payloads[0]["scenes"]] == ["2/AB2/bead/12"]
-    np.testing.assert_allclose(viewer.atoms.positions[0],
-                               zifviz.coarse_grain(frames[2], "AB2", topology=topo).positions[0],
-                               atol=1e-6)
-    reads = lazy.reads
-    viewer.level = "A"
-    viewer.level = "AB2"
-    assert lazy.reads - reads <= 1  # levels of the current frame are cached
+    assert viewer.level == "atomistic" and "Zn" in viewer.message.value
+    with pytest.raises(zifviz.ZifvizError):
+        StructureViewer(bulk("Si", cubic=True), level="A-only")
 
 
 def test_bad_input():
@@ -371,15 +391,33 @@ def test_bad_input():
         StructureViewer("not a structure")
     with pytest.raises(ValueError):
         StructureViewer([])
-    with pytest.raises(ValueError):
-        StructureViewer(Atoms("H"), level="B")
+    with pytest.raises(TypeError):
+        StructureViewer([1, 2])
 
 
-def test_atomistic_view_draws_the_perceived_bonds(glass):
-    """With a topology the atomistic sticks are zifviz's bonds (stretched Zn–N included)."""
-    glass, topo = glass
-    viewer = StructureViewer(glass, topology=topo)
-    _, pairs, _ = viewer._level_data(0, "atomistic")
+def test_atomistic_bonds_are_the_perceived_ones(glass, zif4):
+    glass_atoms, topo = glass
+    scene = SceneModel(glass_atoms, topo)
+    pairs = scene.geometry(0, "atomistic").pairs
     assert sorted(map(tuple, pairs.tolist())) == sorted(map(tuple, topo.bonds.tolist()))
-    pairs_guess, _ = bonds_for(glass, "atomistic")
-    assert len(pairs_guess) > 0
+    atoms, _ = zif4
+    pairs, shifts = bonds_for(atoms, "atomistic")
+    symbols = np.array(atoms.get_chemical_symbols())
+    kinds = {}
+    for i, j in pairs:
+        key = "-".join(sorted((symbols[i], symbols[j])))
+        kinds[key] = kinds.get(key, 0) + 1
+    assert kinds == {"C-N": 128, "C-C": 32, "C-H": 96, "N-Zn": 64}
+
+
+def test_large_structure_positions_go_as_binary(zif4, monkeypatch):
+    """A 3x3x3 ZIF-4 (7,344 atoms): 12 bytes per atom per frame, no text."""
+    atoms, _ = zif4
+    big = atoms.repeat((3, 3, 3))
+    topo = zifviz.perceive(big)
+    viewer = StructureViewer(_trajectory(big, 2), topology=topo, level="A")
+    sent = Sent(viewer, monkeypatch)
+    sent.clear()
+    viewer.frame = 1
+    sizes = {c["level"]: len(bytes(b[0])) for c, b in sent.of("frame")}
+    assert sizes == {"A": 12 * 432, "AB2": 12 * (432 + 864), "atomistic": 12 * 7344}

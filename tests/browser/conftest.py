@@ -47,6 +47,12 @@ CHROMIUM_ARGS = [
     "--use-angle=swiftshader", "--ignore-gpu-blocklist",
 ]
 DATA_MIRROR = os.environ.get("ZIFVIZ_DATA_MIRROR", "/work/shared/data")
+# Console messages of JupyterLab itself that are not errors of the widgets under test.
+BENIGN_CONSOLE = [
+    r"Failed to load resource: the server responded with a status of 404",
+    r"favicon",
+]
+NOTEBOOKS = ARTIFACTS / "notebooks"  # generated test notebooks (served: inside the root)
 
 # Settings for the test server's private JupyterLab settings directory.
 LAB_SETTINGS = {
@@ -94,6 +100,40 @@ def image_difference(a: bytes, b: bytes, tolerance: int = 8) -> float:
     if x.shape != y.shape:
         return 1.0
     return float(np.any(np.abs(x - y) > tolerance, axis=2).mean())
+
+
+def _hex_rgb(color: str) -> np.ndarray:
+    return np.array([int(color[k:k + 2], 16) for k in (1, 3, 5)])
+
+
+def color_fractions(png: bytes, colors, tolerance: int = 40) -> dict[str, float]:
+    """For each ``'#rrggbb'``, the fraction of pixels within ``tolerance`` (max over the
+    channels) of it: are the legend colours on the canvas? (Lit spheres are shaded, so the
+    tolerance must allow for that.)"""
+    flat = load_png(png).reshape(-1, 3).astype(int)
+    return {c: float((np.abs(flat - _hex_rgb(c)).max(axis=1) <= tolerance).mean())
+            for c in colors}
+
+
+def blob_centre(png: bytes, color: str, tolerance: int = 40) -> tuple[int, int] | None:
+    """Pixel (x, y) deepest inside the largest patch of ``color`` (where to click a sphere)."""
+    from scipy import ndimage
+
+    img = load_png(png).astype(int)
+    mask = np.abs(img - _hex_rgb(color)).max(axis=2) <= tolerance
+    if not mask.any():
+        return None
+    depth = ndimage.distance_transform_edt(mask)
+    y, x = np.unravel_index(np.argmax(depth), depth.shape)
+    return int(x), int(y)
+
+
+def saturated_fraction(png: bytes, min_saturation: float = 0.35) -> float:
+    """Fraction of pixels with a clear colour (not white, grey or black)."""
+    img = load_png(png).astype(float) / 255
+    mx, mn = img.max(axis=2), img.min(axis=2)
+    sat = np.where(mx > 0, (mx - mn) / np.maximum(mx, 1e-9), 0)
+    return float(((sat > min_saturation) & (mx > 0.15)).mean())
 
 
 # ---------------------------------------------------------------- fixtures
@@ -216,6 +256,9 @@ class NotebookPage:
 
     image_stats = staticmethod(image_stats)
     image_difference = staticmethod(image_difference)
+    color_fractions = staticmethod(color_fractions)
+    blob_centre = staticmethod(blob_centre)
+    saturated_fraction = staticmethod(saturated_fraction)
 
     def __init__(self, page, server: LabServer, path: str, artifacts: Path, name: str):
         self.page, self.server, self.path = page, server, path
@@ -367,7 +410,9 @@ class NotebookPage:
                 let first = null, last = null, complete = null, builtSeen = !marker;
                 while (performance.now() - t0 < timeout * 1000) {
                     await frame();
-                    const built = !marker || marker.dataset.zifvizDrawn !== serial0;
+                    // the marker is set before the scene is rendered, so a canvas change
+                    // seen in the same animation frame already shows the new scene
+                    builtSeen = builtSeen || !marker || marker.dataset.zifvizDrawn !== serial0;
                     const s = snap();
                     const now = performance.now() - t0;
                     if (s !== cur) {
@@ -375,7 +420,6 @@ class NotebookPage:
                         if (first === null) first = now;
                         if (complete === null && builtSeen) complete = now;
                     }
-                    builtSeen = builtSeen || built;
                     if (complete !== null && now - last > settle * 1000) break;
                 }
                 const rel = (k) => (marker && marker.dataset[k] && marker.dataset.zifvizDrawn !== serial0)
@@ -391,6 +435,97 @@ class NotebookPage:
 
     def save_console(self):
         (self.artifacts / f"{self.name}-console.log").write_text("\n".join(self.console))
+
+    def save_json(self, name: str, data) -> None:
+        """Write ``data`` to ``test-artifacts/browser/<test>-<name>.json``."""
+        (self.artifacts / f"{self.name}-{name}.json").write_text(
+            json.dumps(data, indent=1, default=str))
+
+    def console_errors(self) -> list[str]:
+        """JavaScript errors (``console.error`` and uncaught exceptions) of this page, except
+        the known harmless ones of JupyterLab itself (see ``BENIGN_CONSOLE``)."""
+        return [m for m in self.console
+                if (m.startswith("[error]") or m.startswith("[pageerror]"))
+                and not any(re.search(p, m) for p in BENIGN_CONSOLE)]
+
+    def assert_no_console_errors(self):
+        errors = self.console_errors()
+        assert not errors, "JavaScript errors in the page:\n" + "\n".join(errors)
+
+    # -- the StructureViewer
+    def viewer(self, index: int = 0):
+        return self.widget(".zifviz-structure-viewer", index)
+
+    def wait_viewer_ready(self, viewer, timeout: float = 60):
+        """Wait until the viewer's browser code has shown a level (``data-zifviz-scene``)."""
+        ngl = viewer.locator(".zifviz-ngl").first
+        try:
+            ngl.wait_for(state="attached", timeout=timeout * 1000)
+            self.page.wait_for_function(
+                "(el) => el && el.dataset.zifvizScene !== undefined",
+                arg=ngl.element_handle(), timeout=timeout * 1000)
+        except Exception:
+            self.screenshot_page("viewer-not-ready")
+            (self.artifacts / f"{self.name}-viewer-not-ready.html").write_text(
+                viewer.evaluate("(e) => e.outerHTML")[:20000])
+            raise
+        return ngl
+
+    def press_and_time_frame(self, viewer, key: str, handle, frame: int,
+                             timeout: float = 30) -> float:
+        """Press ``key`` on the frame slider ``handle`` and return the seconds until the
+        viewer's browser side has drawn ``frame`` (``data-zifviz-frame``)."""
+        ngl = viewer.locator(".zifviz-ngl").first.element_handle()
+        handle.focus()
+        t0 = self.page.evaluate("() => performance.now()")
+        handle.press(key)
+        self.page.wait_for_function(
+            "([el, f]) => el.dataset.zifvizFrame === String(f)", arg=[ngl, frame],
+            timeout=timeout * 1000)
+        drawn = float(ngl.evaluate("(el) => el.dataset.zifvizDrawnAt"))
+        return (drawn - t0) / 1000
+
+    def viewer_state(self, viewer) -> dict:
+        """What the viewer's browser side shows: level, frame, serial, highlighted, ..."""
+        return viewer.locator(".zifviz-ngl").first.evaluate("(el) => ({...el.dataset})")
+
+
+
+def write_notebook(name: str, cells: list[str]) -> str:
+    """Write a notebook of code ``cells`` under ``test-artifacts/browser/notebooks/``;
+    returns its path relative to the repository (what :func:`open_notebook` takes)."""
+    NOTEBOOKS.mkdir(parents=True, exist_ok=True)
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{k}",
+                     "metadata": {}, "outputs": [], "source": src}
+                    for k, src in enumerate(cells)],
+          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                      "name": "python3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    path = NOTEBOOKS / f"{name}.ipynb"
+    path.write_text(json.dumps(nb, indent=1))
+    return str(path.relative_to(REPO))
+
+
+class Latencies:
+    """Latencies measured by the browser tests, written to ``latencies.json`` (merged with
+    what earlier tests of other runs wrote)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.data = {}
+
+    def record(self, test: str, **values):
+        self.data.setdefault(test, {}).update(values)
+        self.data[test]["recorded_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.path.write_text(json.dumps(self.data, indent=1, default=str))
+
+
+@pytest.fixture(scope="session")
+def latencies(artifacts_dir) -> Latencies:
+    return Latencies(artifacts_dir / "latencies.json")
 
 
 @pytest.fixture
@@ -413,6 +548,7 @@ def open_notebook(browser, lab_server, artifacts_dir, request):
     yield _open
     for nb in pages:
         nb.save_console()
+    errors = [e for nb in pages for e in nb.console_errors()]
     for context in contexts:
         context.close()
     # shut the kernels the test started, so the next test starts clean
@@ -423,3 +559,5 @@ def open_notebook(browser, lab_server, artifacts_dir, request):
             urllib.request.urlopen(req, timeout=10).close()
     except OSError:
         pass
+    if errors:
+        pytest.fail("JavaScript errors in the page:\n" + "\n".join(errors))

@@ -9,7 +9,8 @@ colours on screen match the legend exactly.
 * ``"element"``: Jmol colours of the chemical symbols (ASE's table).
 * numeric arrays: a continuous palette (Viridis) cut into ``n_bins`` equal
   bins between the minimum and maximum; NaN is drawn grey.
-* string or boolean arrays: distinct qualitative colours, one per value.
+* string or boolean arrays: the fixed category colours of :mod:`zifviz.palettes` (a phase
+  keeps its colour in every frame, legend and plot).
 """
 
 from __future__ import annotations
@@ -19,28 +20,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers
+from ase.data import chemical_symbols
 from ase.data.colors import jmol_colors
 
-__all__ = ["ColorMapping", "color_options", "get_values", "map_colors", "NAN_COLOR"]
+from ..palettes import NAN_COLOR, palette_for
 
-#: colour of atoms whose value is NaN (e.g. the coordination of a non-Zn atom)
-NAN_COLOR = "#b4b4b4"
+__all__ = ["ColorMapping", "color_options", "get_values", "map_colors", "map_values",
+           "NAN_COLOR"]
 #: continuous palette (a plotly colour-scale name)
 CONTINUOUS_SCALE = "Viridis"
 DEFAULT_BINS = 12
 
 # Arrays ASE keeps for itself or that are not per-atom scalars worth colouring by.
 _SKIP_ARRAYS = {"numbers", "positions", "momenta", "spacegroup_kinds", "parent", "lammps_type"}
-
-
-def _qualitative_palette() -> list[str]:
-    from plotly.colors import qualitative
-
-    # D3 without its grey (grey means "no value" here), then more distinct colours.
-    d3 = [c for c in qualitative.D3 if c.upper() != "#7F7F7F"]
-    extra = [c for c in qualitative.Alphabet if c not in d3]
-    return d3 + extra
 
 
 def _to_hex(color) -> str:
@@ -107,11 +99,15 @@ def get_values(atoms: Atoms, name: str) -> np.ndarray:
 class ColorMapping:
     """Colours of the atoms of one structure for one quantity.
 
+    The colours are a small ``palette`` and one ``index`` per atom into it: the browser
+    gets the index array (a few bytes per atom) and maps it with the palette.
+
     Attributes
     ----------
     name: the quantity (``"element"`` or an array name).
     kind: ``"element"``, ``"categorical"`` or ``"continuous"``.
-    hex: one ``'#rrggbb'`` per atom.
+    index: (n_atoms,) uint16 index into ``palette``.
+    palette: ``'#rrggbb'`` colours (NaN atoms use :data:`NAN_COLOR`, last when present).
     labels, label_colors: legend entries (categories, or distinct values of a
         numeric array with few values) and their colours.
     vmin, vmax, bin_colors: the continuous palette (``kind == "continuous"``).
@@ -120,7 +116,8 @@ class ColorMapping:
 
     name: str
     kind: str
-    hex: list[str]
+    index: np.ndarray
+    palette: list[str]
     labels: list[str] = field(default_factory=list)
     label_colors: list[str] = field(default_factory=list)
     vmin: float | None = None
@@ -129,18 +126,29 @@ class ColorMapping:
     has_nan: bool = False
 
     @property
+    def hex(self) -> list[str]:
+        """One ``'#rrggbb'`` per atom."""
+        pal = np.asarray(self.palette)
+        return pal[self.index].tolist() if len(self.index) else []
+
+    @property
     def rgb(self) -> np.ndarray:
         """(n_atoms, 3) floats in [0, 1]."""
-        return hex_to_rgb(self.hex)
+        return hex_to_rgb(self.palette)[self.index].reshape(-1, 3)
+
+    @property
+    def key(self) -> tuple:
+        """Changes whenever the drawn colours change."""
+        return (self.name, tuple(self.palette), hash(self.index.tobytes()))
 
     def groups(self) -> dict[str, np.ndarray]:
         """Colour -> indices of the atoms drawn in it."""
-        hexes = np.asarray(self.hex)
-        return {c: np.flatnonzero(hexes == c) for c in dict.fromkeys(self.hex)}
-
-    def selection_scheme(self) -> list[list[str]]:
-        """NGL selection-based colour scheme: ``[[colour, "@i,j,..."], ...]``."""
-        return [[c, "@" + ",".join(map(str, idx))] for c, idx in self.groups().items()]
+        out: dict[str, list] = {}
+        for k, c in enumerate(self.palette):
+            idx = np.flatnonzero(self.index == k)
+            if len(idx):
+                out.setdefault(c, []).append(idx)
+        return {c: np.sort(np.concatenate(v)) for c, v in out.items()}
 
     def legend_html(self, title: str | None = None) -> str:
         return legend_html(self, title)
@@ -150,58 +158,98 @@ def _format(x: float) -> str:
     return f"{x:.4g}"
 
 
-def map_colors(atoms: Atoms, name: str = "element", n_bins: int = DEFAULT_BINS,
-               vmin: float | None = None, vmax: float | None = None) -> ColorMapping:
-    """Colour ``atoms`` by ``name`` (see the module docstring).
+def _indexed(hexes: list[str]) -> tuple[np.ndarray, list[str]]:
+    palette = list(dict.fromkeys(hexes))
+    lookup = {c: k for k, c in enumerate(palette)}
+    return np.array([lookup[c] for c in hexes], dtype=np.uint16), palette
 
-    ``vmin``/``vmax`` fix the range of a numeric palette (default: the data's finite
-    minimum and maximum); values outside are clipped to the end colours.
-    """
-    values = get_values(atoms, name)
-    n = len(atoms)
+
+def map_colors(atoms: Atoms, name: str = "element", n_bins: int = DEFAULT_BINS,
+               vmin: float | None = None, vmax: float | None = None,
+               palette: str | dict | None = None, categories=None) -> ColorMapping:
+    """Colour ``atoms`` by ``name`` (see the module docstring and :func:`map_values`)."""
     if name == "element":
-        symbols = [str(s) for s in values]
-        hexes = [_to_hex(jmol_colors[atomic_numbers[s]]) for s in symbols]
-        labels = list(dict.fromkeys(symbols))
-        return ColorMapping(name, "element", hexes, labels=labels,
-                            label_colors=[_to_hex(jmol_colors[atomic_numbers[s]]) for s in labels])
+        return map_values(name, np.asarray(atoms.numbers))
+    return map_values(name, get_values(atoms, name), n_bins=n_bins, vmin=vmin, vmax=vmax,
+                      palette=palette, categories=categories)
+
+
+def map_values(name: str, values, n_bins: int = DEFAULT_BINS, vmin: float | None = None,
+               vmax: float | None = None, palette: str | dict | None = None,
+               categories=None) -> ColorMapping:
+    """Colour one value per atom.
+
+    ``name == "element"``: ``values`` are atomic numbers (Jmol colours). Numbers: ``n_bins``
+    colours of a continuous scale (``palette``: a plotly scale name, default Viridis) between
+    ``vmin`` and ``vmax`` (default: the finite minimum and maximum; pass them to compare
+    frames), values outside clipped, NaN grey. Strings and booleans: the fixed colours of
+    :func:`zifviz.palettes.palette_for` (``palette``: the name of a known property whose
+    table to use, or a ``{category: colour}`` dict; ``categories``: every category to
+    expect, in order, so that colours do not depend on which ones a frame has).
+    """
+    values = np.asarray(values)
+    n = len(values)
+    if name == "element":
+        numbers = values.astype(int)
+        present = list(dict.fromkeys(numbers.tolist()))
+        pal = [_to_hex(jmol_colors[z]) for z in present]
+        lookup = np.zeros(max(present, default=0) + 1, dtype=np.uint16)
+        lookup[present] = np.arange(len(present))
+        return ColorMapping(name, "element", lookup[numbers], pal,
+                            labels=[chemical_symbols[z] for z in present], label_colors=pal)
 
     if values.dtype.kind in "iuf":
         vals = values.astype(float)
         finite = np.isfinite(vals)
         has_nan = not finite.all()
         if not finite.any():
-            return ColorMapping(name, "continuous", [NAN_COLOR] * n, has_nan=True)
+            return ColorMapping(name, "continuous", np.zeros(n, np.uint16), [NAN_COLOR],
+                                has_nan=True)
         lo = float(np.min(vals[finite])) if vmin is None else float(vmin)
         hi = float(np.max(vals[finite])) if vmax is None else float(vmax)
         from plotly.colors import sample_colorscale
 
         n_bins = max(int(n_bins), 2)
         positions = [k / (n_bins - 1) for k in range(n_bins)]
-        bin_colors = [_to_hex(c) for c in sample_colorscale(CONTINUOUS_SCALE, positions)]
+        scale = palette if isinstance(palette, str) else CONTINUOUS_SCALE
+        bin_colors = [_to_hex(c) for c in sample_colorscale(scale, positions)]
         if hi > lo:
             idx = np.floor((vals - lo) / (hi - lo) * n_bins)
         else:
             idx = np.full(n, (n_bins - 1) // 2, dtype=float)
-        idx = np.clip(np.nan_to_num(idx, nan=0), 0, n_bins - 1).astype(int)
-        hexes = [bin_colors[k] if ok else NAN_COLOR for k, ok in zip(idx, finite)]
-        mapping = ColorMapping(name, "continuous", hexes, vmin=lo, vmax=hi,
+        idx = np.clip(np.nan_to_num(idx, nan=0), 0, n_bins - 1).astype(np.uint16)
+        pal = list(bin_colors)
+        if has_nan:
+            pal.append(NAN_COLOR)
+            idx[~finite] = len(pal) - 1
+        mapping = ColorMapping(name, "continuous", idx, pal, vmin=lo, vmax=hi,
                                bin_colors=bin_colors, has_nan=has_nan)
         distinct = np.unique(vals[finite])
         if len(distinct) <= 8:
             # Few values (e.g. a coordination number): list them in the legend.
             for v in distinct:
                 mapping.labels.append(_format(v))
-                mapping.label_colors.append(hexes[int(np.flatnonzero(finite & (vals == v))[0])])
+                mapping.label_colors.append(pal[int(idx[np.flatnonzero(finite & (vals == v))[0]])])
         return mapping
 
     # categorical: strings, booleans, objects
-    cats = [str(v) for v in values]
-    labels = sorted(dict.fromkeys(cats))
-    palette = _qualitative_palette()
-    colors = {lab: palette[k % len(palette)] for k, lab in enumerate(labels)}
-    return ColorMapping(name, "categorical", [colors[c].lower() for c in cats], labels=labels,
-                        label_colors=[colors[lab].lower() for lab in labels])
+    cats = np.array([str(v) for v in values.tolist()])
+    present = sorted(set(cats.tolist()))
+    wanted = [str(c) for c in categories] if categories is not None else []
+    order = list(dict.fromkeys(wanted + present))
+    if isinstance(palette, dict):
+        fixed = {str(k): _to_hex(v) for k, v in palette.items()}
+        extra = palette_for(name, [c for c in order if c not in fixed])
+        colors = {c: fixed.get(c) or extra[c] for c in order}
+    else:
+        prop = palette if isinstance(palette, str) else ("bool" if values.dtype.kind == "b"
+                                                         else name)
+        colors = palette_for(prop, order)
+    pal = [colors[c] for c in order]
+    lookup = {c: k for k, c in enumerate(order)}
+    index = np.array([lookup[c] for c in cats.tolist()], dtype=np.uint16)
+    return ColorMapping(name, "categorical", index, pal, labels=present,
+                        label_colors=[colors[c] for c in present])
 
 
 def _swatch(color: str, label: str) -> str:

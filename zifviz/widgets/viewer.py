@@ -1,374 +1,143 @@
-"""3D view of a ZIF at three resolutions: atomistic, AB2 and A-only.
+"""3D view of a ZIF at three resolutions (atomistic, AB2, A-only), streaming frames.
 
-:class:`StructureViewer` is a thin ipywidgets layer: the science (topology
-perception, coarse-graining, net bonds) comes from :mod:`zifviz`; this module
-only turns ``ase.Atoms`` plus bond lists into NGL drawing commands.
+:class:`StructureViewer` is a thin widget over three parts:
 
-What is drawn for one frame, level and colouring (a *scene*):
+* the scene model (:mod:`zifviz.widgets.scene`): what is drawn per frame and level —
+  positions, radii, bonds as pairs + cell shifts — from the topology;
+* the colour mapping (:mod:`zifviz.widgets.colors`, :mod:`zifviz.palettes`): one small
+  index per atom into a fixed palette;
+* the browser code, ``viewer.js`` (package data), sent once per browser view through
+  nglview's ``executeCode`` channel.
 
-* one NGL structure component (the atoms or beads, written as PDB with the unit
-  cell) drawn as spheres, coloured with one selection-based colour scheme that
-  comes from :func:`zifviz.widgets.colors.map_colors` (so it matches the legend),
-  plus the unit cell;
-* one NGL shape component holding every bond as a cylinder, sent as flat arrays in
-  the same message. Bonds that cross the periodic boundary are drawn as two half
-  bonds, each from an atom towards the image of its partner, so the net looks right
-  at the cell edges.
-
-The browser keeps the last few scenes and shows one at a time: switching level (or
-back to a colouring seen before) only flips the visibility of components that are
-already built. For a single structure the other two levels are sent along with the
-first scene, so the toggle never waits for a build. The NGL widget, its camera and
-the controls stay for the life of the viewer.
+After that only data travels, as binary buffers on the NGL widget's comm: each level's
+structure goes to the browser once (the level toggle then flips visibility in the browser,
+without a kernel round trip); a frame change sends float32 positions, int16 bond shifts and
+the cell (bond pairs and colour indices only when they change). A click on an atom or bead
+comes back as :attr:`StructureViewer.picked` and to :meth:`StructureViewer.on_pick`
+callbacks.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-import json
-import os
 import time
-from collections import OrderedDict
-from collections.abc import Sequence
+from importlib import resources
 
 import ipywidgets as widgets
 import numpy as np
-from ase import Atoms
+import traitlets
 
-from .colors import color_options, legend_html, map_colors
+from ..coarse import LEVEL_LABELS, normalise_level
+from ..errors import ZifvizError
+from .colors import DEFAULT_BINS, ColorMapping, color_options, legend_html, map_colors, map_values
+from .scene import BOND_RADII, SceneModel, covalent_bonds
 
-__all__ = ["StructureViewer", "LEVELS", "bonds_for"]
+__all__ = ["StructureViewer", "LEVELS", "bonds_for", "browser_code"]
 
 #: toggle label -> level value
-LEVELS = {"atomistic": "atomistic", "AB2": "AB2", "A-only": "A"}
-
-# Drawing sizes in Å.
-_ATOM_RADIUS = 0.28
-_ZN_RADIUS = 0.45
-_ATOM_BOND_RADIUS = 0.12
-_A_RADIUS = 0.85
-_B_RADIUS = 0.55
-_CG_BOND_RADIUS = {"AB2": 0.16, "A": 0.22}
-# Covalent radii x this factor decide atomistic bonds (Zn-N is ~2.0 Å, 1.93 Å in radii).
-_BOND_TOLERANCE = 1.15
-# Single structures up to this size get all three levels sent at once.
-_PREFETCH_MAX_ATOMS = 20000
-
-# --------------------------------------------------------------------------- data
-def _frames_of(structure) -> Sequence[Atoms]:
-    if isinstance(structure, Atoms):
-        return [structure]
-    if isinstance(structure, (str, bytes, os.PathLike)):
-        raise TypeError("StructureViewer needs structures, not a file name: read it first "
-                        "with zifviz.read(path) or zifviz.Trajectory(path)")
-    if hasattr(structure, "__len__") and hasattr(structure, "__getitem__"):
-        if len(structure) == 0:
-            raise ValueError("StructureViewer: the trajectory has no frames")
-        if not isinstance(structure[0], Atoms):
-            raise TypeError("StructureViewer: the frames must be ase.Atoms, not "
-                            f"{type(structure[0]).__name__}")
-        return structure
-    raise TypeError(
-        "StructureViewer needs an ase.Atoms, a sequence of Atoms or a zifviz.Trajectory, "
-        f"not {type(structure).__name__}")
+LEVELS = {LEVEL_LABELS[k]: k for k in ("atomistic", "AB2", "A")}
+# frames sampled to fix the colour range of a numeric array over a trajectory
+_RANGE_FRAMES = 20
+_STATIC_COLORS = ("element", "bead")
 
 
-def _atomistic_bonds(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
-    """Covalent bonds by distance (each once, i < j or a periodic image), with shifts."""
-    from ase.neighborlist import natural_cutoffs, neighbor_list
-
-    if len(atoms) == 0:
-        return np.zeros((0, 2), int), np.zeros((0, 3), int)
-    cutoffs = natural_cutoffs(atoms, mult=_BOND_TOLERANCE)
-    i, j, S = neighbor_list("ijS", atoms, cutoffs, self_interaction=False)
-    # keep each bond once: i < j, or i == j (bond to own image) with a "positive" shift
-    keep = (i < j) | ((i == j) & _positive(S))
-    return np.stack([i[keep], j[keep]], axis=1), S[keep].astype(int)
+def browser_code() -> str:
+    """The browser side of the viewer (``viewer.js``, package data)."""
+    return resources.files(__package__).joinpath("viewer.js").read_text(encoding="utf-8")
 
 
-def _positive(S: np.ndarray) -> np.ndarray:
-    """True for shifts whose first non-zero component is positive."""
-    out = np.zeros(len(S), bool)
-    decided = np.zeros(len(S), bool)
-    for k in range(3):
-        nz = (S[:, k] != 0) & ~decided
-        out[nz] = S[nz, k] > 0
-        decided |= nz
-    return out
-
-
-def bonds_for(atoms: Atoms, level: str, topology=None):
+def bonds_for(atoms, level: str, topology=None):
     """Bond pairs and cell shifts drawn at ``level`` (bond vector = r[j] + S @ cell - r[i])."""
     import zifviz
 
+    level = normalise_level(level)
     if level == "atomistic" and topology is None:
-        return _atomistic_bonds(atoms)
-
+        return covalent_bonds(atoms)
     pairs, shifts = zifviz.net_bonds(topology, level)
     return np.asarray(pairs, int).reshape(-1, 2), np.asarray(shifts, int).reshape(-1, 3)
 
 
-def bond_cylinders(atoms: Atoms, pairs: np.ndarray, shifts: np.ndarray, rgb: np.ndarray,
-                   radius: float) -> dict[str, np.ndarray]:
-    """Arrays for NGL's ``CylinderBuffer`` (``position1``, ``position2``, ``color``,
-    ``color2``: (n, 3); ``radius``: (n,)). A bond inside the cell is one cylinder coloured
-    half and half; a bond to a periodic image is two half bonds, one from each end
-    towards the image of the other, each in its own atom's colour."""
-    pos = atoms.positions
-    cell = np.asarray(atoms.cell)
-    pairs = np.asarray(pairs, int).reshape(-1, 2)
-    shifts = np.asarray(shifts, int).reshape(-1, 3)
-    i, j = pairs[:, 0], pairs[:, 1]
-    dvec = pos[j] + shifts @ cell - pos[i]
-    inner = ~np.any(shifts != 0, axis=1)
-    ii, jj, dd = i[~inner], j[~inner], dvec[~inner]
-    p1 = np.concatenate([pos[i[inner]], pos[ii], pos[jj]])
-    p2 = np.concatenate([pos[j[inner]], pos[ii] + 0.5 * dd, pos[jj] - 0.5 * dd])
-    c1 = np.concatenate([rgb[i[inner]], rgb[ii], rgb[jj]])
-    c2 = np.concatenate([rgb[j[inner]], rgb[ii], rgb[jj]])
-    return {"position1": p1, "position2": p2, "color": c1, "color2": c2,
-            "radius": np.full(len(p1), float(radius))}
+def _b(arr, dtype) -> memoryview:
+    return memoryview(np.ascontiguousarray(arr, dtype=dtype).tobytes())
 
 
-def _b64_float32(arr: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(arr, dtype="<f4").tobytes()).decode("ascii")
-
-
-def _pdb_string(atoms: Atoms) -> str:
-    """Plain PDB for NGL (positions, symbols, CRYST1 for the unit cell)."""
-    from ase.io import write
-
-    # Only what NGL needs: per-atom arrays (strings, NaN) would confuse the PDB writer.
-    bare = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions,
-                 cell=atoms.cell, pbc=atoms.pbc)
-    buf = io.StringIO()
-    write(buf, bare, format="proteindatabank")
-    return buf.getvalue()
-
-
-def _sphere_radii(atoms: Atoms, level: str) -> np.ndarray:
-    if level == "atomistic":
-        return np.where(atoms.numbers == 30, _ZN_RADIUS, _ATOM_RADIUS)
-    if "bead" in atoms.arrays:
-        beads = np.asarray(atoms.arrays["bead"]).astype(str)
-        return np.where(beads == "B", _B_RADIUS, _A_RADIUS)
-    return np.where(atoms.numbers == 30, _A_RADIUS, _B_RADIUS)
-
-
-# ----------------------------------------------------------------- NGL plumbing
-# Runs inside nglview's NGLView (``this``; ``NGL`` is the NGL module in that scope) through
-# nglview's ``executeCode`` message. Each message names the scene to show (``P.wanted``),
-# carries the scenes the browser does not have yet (the wanted one first; built one after
-# the other, hidden) and the keys of scenes to forget. A scene is shown once it is fully
-# built and only if it is still the one wanted, so fast clicking is safe.
-_SCENE_JS = """
-const P = %s;
-const view = this, stage = this.stage;
-const S = view.__zifviz || (view.__zifviz = {scenes: {}, wanted: null, serial: 0,
-                                             center: false, chain: Promise.resolve()});
-// for tests and debugging: the NGL stage, and progress marks (performance.now() times)
-view.el.zifvizStage = stage;
-view.el.dataset.zifvizRequested = P.serial;
-view.el.dataset.zifvizReceivedAt = performance.now();
-const f32 = (s) => {
-  const b = atob(s), u = new Uint8Array(b.length);
-  for (let k = 0; k < b.length; k++) u[k] = b.charCodeAt(k);
-  return new Float32Array(u.buffer);
-};
-const show = () => {
-  const want = S.scenes[S.wanted];
-  if (!want || !want.ready) return;
-  for (const [key, sc] of Object.entries(S.scenes)) {
-    const on = key === S.wanted;
-    if (sc.ready && sc.on !== on) { sc.comps.forEach((c) => c.setVisibility(on)); sc.on = on; }
-  }
-  if (S.center) { stage.autoView(0); S.center = false; }
-  view.el.dataset.zifvizScene = S.wanted;
-  view.el.dataset.zifvizDrawnAt = performance.now();
-  view.el.dataset.zifvizDrawn = S.serial;
-};
-const drop = (key) => {
-  const sc = S.scenes[key];
-  if (!sc || key === S.wanted) return;
-  delete S.scenes[key];
-  sc.comps.forEach((c) => stage.removeComponent(c));
-  if (sc.scheme) NGL.ColormakerRegistry.removeScheme(sc.scheme);
-};
-const build = (d) => {
-  if (S.scenes[d.key]) return Promise.resolve();
-  const sc = S.scenes[d.key] = {comps: [], ready: false, on: false, scheme: null};
-  return stage.loadFile(new Blob([d.pdb], {type: 'text/plain'}),
-                        {ext: 'pdb', defaultRepresentation: false, name: 'zifviz ' + d.key})
-  .then((comp) => new Promise((resolve) => {
-    if (S.scenes[d.key] !== sc) { stage.removeComponent(comp); resolve(); return; }
-    comp.setVisibility(false);
-    sc.comps.push(comp);
-    sc.scheme = NGL.ColormakerRegistry.addSelectionScheme(d.scheme, 'zifviz ' + d.key);
-    for (const g of d.groups) {
-      comp.addRepresentation('spacefill', {sele: g.sele, color: sc.scheme, radiusType: 'size',
-                                           radiusSize: g.radius});
-    }
-    comp.addRepresentation('unitcell', {});
-    if (d.bonds) {
-      const shape = new NGL.Shape('zifviz bonds ' + d.key);
-      shape.addBuffer(new NGL.CylinderBuffer({
-        position1: f32(d.bonds.position1), position2: f32(d.bonds.position2),
-        color: f32(d.bonds.color), color2: f32(d.bonds.color2), radius: f32(d.bonds.radius)}));
-      const bc = stage.addComponentFromObject(shape);
-      bc.setVisibility(false);
-      bc.addRepresentation('buffer', {});
-      sc.comps.push(bc);
-    }
-    // NGL may build representations asynchronously: ready when all is built
-    stage.tasks.onZeroOnce(() => { sc.ready = true; show(); resolve(); });
-  }));
-};
-S.wanted = P.wanted;
-S.serial = P.serial;
-if (P.center) { stage.setParameters({cameraType: 'orthographic'}); S.center = true; }
-(P.drop || []).forEach(drop);
-for (const d of P.scenes) {
-  S.chain = S.chain.then(() => build(d))
-    .catch((err) => console.error('zifviz: scene ' + d.key + ' failed', err));
-}
-show();
-"""
-
-_CENTER_JS = """
-const stage = this.stage;
-if (NGL.Matrix4) stage.viewerControls.orient(new NGL.Matrix4());
-stage.autoView(0);
-"""
-
-
-class _Scene:
-    """Keeps the browser's scenes of an nglview 3.1.4 ``NGLWidget`` in step with Python.
-
-    Everything goes as ``executeCode`` messages (nglview's ``view._js`` channel), sent
-    straight away when the view is on screen, otherwise queued by nglview until it is
-    (then only the newest message is kept, and it carries every scene it needs).
-    """
-
-    max_scenes = 9  # scenes the browser keeps (3 levels x a few colourings or frames)
-
-    def __init__(self, view):
-        self.view = view
-        self.serial = 0
-        self.n_messages = 0
-        self.last_payload_bytes = 0
-        self.sent: OrderedDict[str, None] = OrderedDict()  # keys the browser has, oldest first
-
-    def forget(self):
-        """The browser has nothing (e.g. a new view appeared): send everything again."""
-        self.sent.clear()
-
-    def _send(self, code: str, scene_message: bool):
-        view = self.view
-        self.n_messages += 1
-        if view.loaded:
-            view.send(view._get_remote_call_msg("executeCode", target="Widget", args=[code]))
-            return
-        if scene_message:
-            queue = view._ngl_displayed_callbacks_before_loaded
-            queue[:] = [cb for cb in queue if not cb._ngl_msg.get("zifviz_scene")]
-        view._remote_call("executeCode", target="Widget", args=[code], fire_once=True,
-                          zifviz_scene=scene_message)
-
-    def show(self, wanted: str, scenes, center: bool = False) -> list[str]:
-        """Show scene ``wanted``; ``scenes`` is ``[(key, make), ...]`` (``wanted`` first) of
-        the scenes the browser should have, ``make()`` giving the data of one. Returns the
-        keys that were built and sent now."""
-        if not self.view.loaded:
-            self.forget()  # queued messages are replaced: the newest must carry everything
-        self.serial += 1
-        new = []
-        for key, make in scenes:
-            if key in self.sent:
-                continue
-            new.append({"key": key, **make()})
-            self.sent[key] = None
-        self.sent.move_to_end(wanted)
-        keep = {wanted} | {d["key"] for d in new}
-        drop = [k for k in list(self.sent)[: max(0, len(self.sent) - self.max_scenes)]
-                if k not in keep]
-        for k in drop:
-            del self.sent[k]
-        payload = {"serial": self.serial, "wanted": wanted, "scenes": new, "drop": drop,
-                   # until the view is on screen every message centres (only the last is sent)
-                   "center": bool(center or not self.view.loaded)}
-        code = _SCENE_JS % json.dumps(payload)
-        self.last_payload_bytes = len(code)
-        self._send(code, scene_message=True)
-        return [d["key"] for d in new]
-
-    def center(self):
-        """Default orientation, structure fitted in the view."""
-        self._send(_CENTER_JS, scene_message=False)
-
-
-# --------------------------------------------------------------------- the widget
 class StructureViewer(widgets.VBox):
     """ZIF structure or trajectory in 3D at a chosen resolution.
 
     Parameters
     ----------
     structure:
-        ``ase.Atoms``, a sequence of Atoms, or a lazy :class:`zifviz.Trajectory`
-        (anything with ``len()`` and ``[i]``).
+        ``ase.Atoms``, a sequence of Atoms, or a lazy :class:`zifviz.Trajectory`.
     topology:
-        :class:`zifviz.ZIFTopology` to use for every frame. If not given it is perceived
-        (:func:`zifviz.perceive`) for each frame shown at a coarse-grained level.
+        :class:`zifviz.ZIFTopology` serving every frame; perceived on the first frame when
+        not given (and again on a frame it does not fit).
     level:
-        ``"atomistic"``, ``"AB2"`` or ``"A"`` (A-only).
+        ``"atomistic"``, ``"AB2"`` or ``"A"`` (any spelling of
+        :func:`zifviz.coarse.normalise_level`, e.g. ``"A-only"``).
     color_by:
-        ``"element"`` or the name of a per-atom/per-bead array (see
-        :func:`zifviz.widgets.colors.color_options`). If an array is missing at some
-        level, that level uses its default (``"element"`` atomistic, ``"bead"`` AB2).
+        ``"element"`` or a per-atom/per-bead array (see :func:`~zifviz.widgets.colors.color_options`).
+        A level without that array uses its default (``"element"`` atomistic, ``"bead"``).
     n_bins:
         Number of colours a numeric array is binned into.
+    palette, categories:
+        Fixed colours of a categorical array (see :func:`zifviz.palettes.palette_for`);
+        categories seen in earlier frames keep their colour.
+    vmin, vmax, fixed_range:
+        Range of a numeric colour scale. With ``fixed_range`` (default) the range is taken
+        once over up to 20 frames spread over the trajectory, so frames are comparable.
     height:
         CSS height of the 3D view.
 
     Attributes
     ----------
     view: the ``nglview.NGLWidget``.
-    level_toggle, color_dropdown, frame_slider, legend: the controls.
-    message: problems shown to the user (e.g. a structure that cannot be coarse-grained).
-    atoms: the Atoms drawn now (atomistic frame, or beads at a cg level).
+    level_toggle, color_dropdown, frame_slider, legend, message, pick_label: the controls.
+    picked: the last pick (dict: frame, level, index, atom, bead, zn, linker, kind, element).
     colors: the :class:`~zifviz.widgets.colors.ColorMapping` drawn now.
-    last_redraw_seconds: Python-side time of the last redraw (preparing and sending).
-    last_built: keys of the scenes built and sent by the last redraw (empty when the
-        browser already had the scene and only switched to it).
+    scene: the :class:`~zifviz.widgets.scene.SceneModel`.
     """
 
+    picked = traitlets.Dict()
+
     def __init__(self, structure, topology=None, level: str = "atomistic",
-                 color_by: str | None = None, n_bins: int = 12, height: str = "420px"):
+                 color_by: str | None = None, n_bins: int = DEFAULT_BINS,
+                 height: str = "420px", palette=None, categories=None,
+                 vmin: float | None = None, vmax: float | None = None,
+                 fixed_range: bool = True):
         import nglview
 
-        self._frames = _frames_of(structure)
-        self._fixed_topology = topology
-        self._topologies: dict[int, object] = {}
-        self._cache: dict[tuple[int, str], tuple[Atoms, np.ndarray, np.ndarray]] = {}
+        self.scene = SceneModel(structure, topology)
+        level = normalise_level(level)
+        self.n_bins, self.palette, self.vmin, self.vmax = n_bins, palette, vmin, vmax
+        self.fixed_range = fixed_range
+        self._categories: dict[str, list[str]] = {}
+        if categories is not None:
+            self._categories[str(color_by)] = [str(c) for c in categories]
+        self._ranges: dict[tuple[str, str], tuple] = {}
+        self._options: dict[str, list[str]] = {}
+        self._static_maps: dict[tuple, ColorMapping] = {}
+        self._map_cache: dict[tuple, ColorMapping] = {}
+        self._browser: dict[str, dict] = {}  # what the browser views have, per level
+        self._highlight: dict[str, list[int]] = {}
+        self._pick_callbacks: list = []
         self._requested_color = color_by
-        self.n_bins = n_bins
         self.last_redraw_seconds = float("nan")
         self.n_redraws = 0
-        self.last_built: list[str] = []
-        if level not in LEVELS.values():
-            raise ValueError(f"level must be one of {list(LEVELS.values())}, not {level!r}")
+        self.n_messages = 0
+        self.last_message_bytes = 0
+        self.sent_code: list[str] = []  # executeCode payloads (the asset, once per view)
+        if level != "atomistic" and not self.scene.is_zif():
+            self.scene.topology(0)  # raises the perception error
 
         self.level_toggle = widgets.ToggleButtons(
-            options=list(LEVELS.items()), value=level,
-            style={"button_width": "86px"}, tooltips=[
-                "all atoms", "A bead on each Zn, B bead on each imidazolate ring centre",
-                "Zn only (A beads)"])
+            options=list(LEVELS.items()), value=level, style={"button_width": "86px"},
+            tooltips=["all atoms", "A bead on each Zn, B bead on each imidazolate ring centre",
+                      "Zn only (A beads)"])
         self.level_toggle.add_class("zifviz-level")
         self.color_dropdown = widgets.Dropdown(description="colour by",
                                                layout=widgets.Layout(width="260px"))
         self.color_dropdown.add_class("zifviz-color-by")
-        n = len(self._frames)
+        n = self.scene.n_frames
         self.frame_slider = widgets.IntSlider(
             value=0, min=0, max=max(n - 1, 0), description="frame", continuous_update=False,
             layout=widgets.Layout(width="60%", display="flex" if n > 1 else "none"))
@@ -377,29 +146,29 @@ class StructureViewer(widgets.VBox):
         self.legend.add_class("zifviz-legend-box")
         self.message = widgets.HTML()
         self.message.add_class("zifviz-message")
+        self.pick_label = widgets.HTML()
+        self.pick_label.add_class("zifviz-pick")
         self.view = nglview.NGLWidget()
         self.view.layout.height = height
         self.view.layout.width = "100%"
         self.view.add_class("zifviz-ngl")
-        self._scene = _Scene(self.view)
-
         super().__init__(children=[
             widgets.HBox([self.level_toggle, self.color_dropdown],
                          layout=widgets.Layout(flex_flow="row wrap")),
-            self.view, self.legend, self.message, self.frame_slider])
+            self.view, self.legend, self.pick_label, self.message, self.frame_slider])
         self.add_class("zifviz-structure-viewer")
 
         self._updating = False
-        if color_by is not None:
-            available = color_options(self.atoms)
-            if color_by not in available:
-                raise ValueError(f"cannot colour by {color_by!r} at level {level!r}; "
-                                 f"choose one of {available}")
-        self._draw(center=True)
+        if color_by is not None and color_by not in self._color_options(level):
+            raise ValueError(f"cannot colour by {color_by!r} at level {level!r}; "
+                             f"choose one of {self._color_options(level)}")
+        self._refresh_controls()
         self.level_toggle.observe(self._on_level, "value")
         self.color_dropdown.observe(self._on_color, "value")
         self.frame_slider.observe(self._on_frame, "value")
+        self.view.observe(self._on_loaded, "loaded")
         self.view.observe(self._on_new_view, "_ngl_view_id")
+        self.view.on_msg(self._on_view_msg)
 
     # ---------------------------------------------------------------- state
     @property
@@ -408,8 +177,6 @@ class StructureViewer(widgets.VBox):
 
     @level.setter
     def level(self, value: str):
-        from ..coarse import normalise_level  # accepts 'A-only', 'ab2', ...; ZifvizError otherwise
-
         self.level_toggle.value = normalise_level(value)
 
     @property
@@ -434,96 +201,168 @@ class StructureViewer(widgets.VBox):
 
     @property
     def n_frames(self) -> int:
-        return len(self._frames)
+        return self.scene.n_frames
 
     @property
-    def atoms(self) -> Atoms:
-        return self._level_data(self.frame, self.level)[0]
+    def atoms(self):
+        """The current frame at the current level as Atoms (beads at a cg level)."""
+        return self.scene.level_atoms(self.frame, self.level)
 
     @property
     def topology(self):
-        """Topology of the current frame (perceived on first use if none was given)."""
-        return self._topology(self.frame)
+        return self.scene.topology(self.frame)
 
-    # ---------------------------------------------------------------- data
-    def _topology(self, frame: int):
-        if self._fixed_topology is not None:
-            return self._fixed_topology
-        if frame not in self._topologies:
-            import zifviz
+    @property
+    def colors(self) -> ColorMapping:
+        return self._mapping(self.frame, self.level)
 
-            self._topologies = {frame: zifviz.perceive(self._frames[frame])}
-        return self._topologies[frame]
+    # ---------------------------------------------------------------- colours
+    def _color_options(self, level: str) -> list[str]:
+        if level not in self._options:
+            self._options[level] = color_options(self.scene.level_atoms(self.frame, level))
+        return self._options[level]
 
-    def _level_data(self, frame: int, level: str):
-        key = (frame, level)
-        if key not in self._cache:
-            if not any(k[0] == frame for k in self._cache):
-                self._cache.clear()  # keep one frame's levels only
-            atoms = self._frames[frame]
-            if level == "atomistic":
-                drawn = atoms
-                if self._fixed_topology is not None or frame in self._topologies:
-                    # the bonds zifviz perceived (e.g. long Zn–N in glasses), not a distance guess
-                    pairs, shifts = bonds_for(atoms, level, self._topology(frame).at(atoms))
-                else:  # any structure, also one that is not a ZIF
-                    pairs, shifts = bonds_for(atoms, level)
-            else:
-                import zifviz
-
-                topo = self._topology(frame).at(atoms)  # geometry of this frame
-                drawn = zifviz.coarse_grain(atoms, level, topology=topo)
-                pairs, shifts = bonds_for(drawn, level, topo)
-            self._cache[key] = (drawn, pairs, shifts)
-        return self._cache[key]
-
-    def _color_at(self, level: str, options: list[str]) -> str:
+    def _color_at(self, level: str) -> str:
+        options = self._color_options(level)
         if self._requested_color in options:
             return self._requested_color
-        if level != "atomistic" and "bead" in options:
-            return "bead"  # A beads look the same at AB2 and A-only
-        return "element"
+        return "bead" if level != "atomistic" and "bead" in options else "element"
 
-    def _scene_key(self, frame: int, level: str, color: str) -> str:
-        return f"{frame}/{level}/{color}/{self.n_bins}"
+    def _mapping(self, frame: int, level: str) -> ColorMapping:
+        name = self._color_at(level)
+        if name in _STATIC_COLORS:
+            key = (level, name, self.scene.static(level, frame).n)
+            if key not in self._static_maps:
+                st = self.scene.static(level, frame)
+                values = st.numbers if name == "element" else st.kind
+                self._static_maps[key] = map_values(name, values, palette=self.palette
+                                                    if name != "element" else None)
+            return self._static_maps[key]
+        key = (frame, level, name, self.n_bins, repr(self.palette),
+               tuple(self._categories.get(name, ())), self.vmin, self.vmax)
+        if key in self._map_cache:
+            return self._map_cache[key]
+        if len(self._map_cache) > 8:
+            self._map_cache.clear()
+        self._map_cache[key] = mapping = self._compute_mapping(frame, level, name)
+        return mapping
 
-    def _scene_data(self, frame: int, level: str, color: str) -> dict:
-        atoms, pairs, shifts = self._level_data(frame, level)
-        mapping = map_colors(atoms, color, n_bins=self.n_bins)
-        radii = _sphere_radii(atoms, level)
-        groups = [{"sele": "@" + ",".join(map(str, np.flatnonzero(radii == r))), "radius": float(r)}
-                  for r in np.unique(radii)]
-        bond_radius = _ATOM_BOND_RADIUS if level == "atomistic" else _CG_BOND_RADIUS[level]
-        cyl = bond_cylinders(atoms, pairs, shifts, mapping.rgb, bond_radius)
-        bonds = {k: _b64_float32(v) for k, v in cyl.items()} if len(cyl["radius"]) else None
-        return {"pdb": _pdb_string(atoms), "scheme": mapping.selection_scheme(),
-                "groups": groups, "bonds": bonds}
+    def _compute_mapping(self, frame: int, level: str, name: str) -> ColorMapping:
+        atoms = self.scene.level_atoms(frame, level)
+        values = np.asarray(atoms.arrays[name]) if name in atoms.arrays else None
+        if values is not None and values.dtype.kind in "iuf":
+            lo, hi = self._range(level, name)
+            return map_colors(atoms, name, n_bins=self.n_bins, vmin=lo, vmax=hi,
+                              palette=self.palette if isinstance(self.palette, str) else None)
+        mapping = map_colors(atoms, name, n_bins=self.n_bins, palette=self.palette,
+                             categories=self._categories.get(name))
+        if mapping.kind == "categorical":
+            seen = self._categories.setdefault(name, [])
+            seen.extend(c for c in mapping.labels if c not in seen)
+        return mapping
 
-    def _prefetch(self, frame: int) -> list[tuple[str, object]]:
-        """The other levels of a single, not too big structure, sent along so that the level
-        toggle only switches visibility. Skipped when the structure cannot be coarse-grained."""
-        if self.n_frames > 1 or len(self._frames[frame]) > _PREFETCH_MAX_ATOMS:
-            return []
-        out = []
-        for level in LEVELS.values():
-            if level == self.level:
-                continue
-            try:
-                atoms = self._level_data(frame, level)[0]
-            except Exception:  # not a ZIF: that level will report its error when chosen
-                continue
-            color = self._color_at(level, color_options(atoms))
-            out.append((self._scene_key(frame, level, color),
-                        lambda level=level, color=color: self._scene_data(frame, level, color)))
-        return out
+    def _range(self, level: str, name: str) -> tuple:
+        if self.vmin is not None and self.vmax is not None:
+            return self.vmin, self.vmax
+        if not self.fixed_range:
+            return self.vmin, self.vmax
+        key = (level, name)
+        if key not in self._ranges:
+            n = self.n_frames
+            frames = sorted(set(np.linspace(0, n - 1, min(n, _RANGE_FRAMES)).round().astype(int)))
+            lo, hi = np.inf, -np.inf
+            for i in frames:
+                try:
+                    v = np.asarray(self.scene.level_atoms(int(i), level).arrays[name], float)
+                except (KeyError, ZifvizError):
+                    continue
+                v = v[np.isfinite(v)]
+                if len(v):
+                    lo, hi = min(lo, v.min()), max(hi, v.max())
+            self._ranges[key] = (float(lo) if np.isfinite(lo) else None,
+                                 float(hi) if np.isfinite(hi) else None)
+        lo, hi = self._ranges[key]
+        return (self.vmin if self.vmin is not None else lo,
+                self.vmax if self.vmax is not None else hi)
 
-    # ---------------------------------------------------------------- drawing
-    def _draw(self, center: bool = False):
+    # ---------------------------------------------------------------- messages
+    def _post(self, content: dict, buffers=None):
+        content = {**content, "labels": LEVELS}
+        self.n_messages += 1
+        self.last_message_bytes = sum(len(b) for b in buffers or [])
+        self.view.send(content, buffers)
+
+    def _send_code(self):
+        code = browser_code()
+        self.sent_code.append(code)
+        self.view.send(self.view._get_remote_call_msg("executeCode", target="Widget",
+                                                      args=[code]))
+
+    def _levels(self) -> list[str]:
+        """Levels to keep in the browser: the current one first."""
+        levels = self.scene.levels()
+        return [self.level] + [lv for lv in levels if lv != self.level]
+
+    def _push(self, level: str):
+        """Bring the browser's copy of ``level`` to the current frame and colours."""
+        frame = self.frame
+        st = self.scene.static(level, frame)
+        geo = self.scene.geometry(frame, level)
+        mapping = self._mapping(frame, level)
+        had = self._browser.get(level)
+        version = f"{id(self):x}-{level}-{id(st):x}"
+        shifts = geo.shifts
+        if shifts.size and np.abs(shifts).max() > 32767:
+            raise ZifvizError(f"cell shifts of bonds too large ({np.abs(shifts).max()}); "
+                              "wrap the positions into the cell")
+        pairs_key = hash(np.ascontiguousarray(geo.pairs).tobytes())
+        if had is None or had["version"] != version:
+            self._post({"zifviz": "level", "level": level, "version": version, "frame": frame,
+                        "n": st.n, "radius_by_element": st.radius_by_element(),
+                        "bond_radius": BOND_RADII[level], "palette": mapping.palette},
+                       [_b(st.numbers, np.uint8), _b(geo.positions, "<f4"),
+                        _b(geo.pairs, "<u4"), _b(shifts, "<i2"),
+                        _b(geo.cell, "<f4"), _b(mapping.index, "<u2")])
+        elif had["frame"] != frame:
+            has = {"pairs": had["pairs"] != pairs_key, "index": had["colors"] != mapping.key}
+            buffers = [_b(geo.positions, "<f4"), _b(shifts, "<i2"), _b(geo.cell, "<f4")]
+            if has["pairs"]:
+                buffers.append(_b(geo.pairs, "<u4"))
+            if has["index"]:
+                buffers.append(_b(mapping.index, "<u2"))
+            self._post({"zifviz": "frame", "level": level, "frame": frame, "has": has,
+                        "palette": mapping.palette}, buffers)
+        elif had["colors"] != mapping.key:
+            self._post({"zifviz": "colors", "level": level, "palette": mapping.palette},
+                       [_b(mapping.index, "<u2")])
+        else:
+            return
+        self._browser[level] = {"version": version, "frame": frame, "pairs": pairs_key,
+                                "colors": mapping.key}
+
+    def _sync(self, show: bool = False, fit: bool = False):
+        """Send what the browser lacks: the current level first, then the others."""
         t0 = time.perf_counter()
-        frame, level = self.frame, self.level
-        atoms = self._level_data(frame, level)[0]
-        options = color_options(atoms)
-        color = self._color_at(level, options)
+        if self.view.loaded:
+            for k, level in enumerate(self._levels()):
+                self._push(level)
+                if k == 0 and (show or fit):
+                    self._post({"zifviz": "show", "level": level, "fit": fit})
+        self.n_redraws += 1
+        self.last_redraw_seconds = time.perf_counter() - t0
+
+    def _send_all(self):
+        self._browser.clear()
+        self._send_code()
+        self._sync(show=True, fit=True)
+        for level, idx in self._highlight.items():
+            self._send_highlight(level, idx)
+
+    # ---------------------------------------------------------------- controls
+    def _refresh_controls(self):
+        level = self.level
+        options = self._color_options(level)
+        color = self._color_at(level)
         self._updating = True
         try:
             if list(self.color_dropdown.options) != options:
@@ -531,52 +370,147 @@ class StructureViewer(widgets.VBox):
             self.color_dropdown.value = color
         finally:
             self._updating = False
-        key = self._scene_key(frame, level, color)
-        scenes = [(key, lambda: self._scene_data(frame, level, color))] + self._prefetch(frame)
-        self.last_built = self._scene.show(key, scenes, center=center)
-        self.colors = map_colors(atoms, color, n_bins=self.n_bins)
         self.legend.value = legend_html(self.colors)
-        self.n_redraws += 1
-        self.last_redraw_seconds = time.perf_counter() - t0
 
     def redraw(self):
-        """Draw the current level, colour and frame again."""
-        self._draw()
+        """Send the current level, colour and frame again (e.g. after changing arrays)."""
+        self._options.clear()
+        self._static_maps.clear()
+        self._map_cache.clear()
+        self._browser.clear()
+        self._refresh_controls()
+        self._sync(show=True)
 
     def reset_camera(self):
-        """Fit the structure in the view (deterministic: NGL's default direction)."""
-        self._scene.center()
+        """Fit the structure in the view."""
+        if self.view.loaded:
+            self._post({"zifviz": "fit"})
 
     def _on_level(self, change):
         if self._updating:
             return
-        try:
-            self._draw()
-        except Exception as err:
-            # e.g. a structure that cannot be coarse-grained: stay where we were, say why
+        # a click in the browser (the toggle syncs its "index"): the browser already shows it
+        lock = getattr(self.level_toggle, "_property_lock", {})
+        from_browser = "index" in lock or "value" in lock
+        level = change["new"]
+        if level not in self.scene.levels():
+            try:
+                self.scene.topology(self.frame)
+                err = ZifvizError(f"level {level!r} is not available")
+            except ZifvizError as e:
+                err = e
             self._updating = True
             try:
                 self.level_toggle.value = change["old"]
             finally:
                 self._updating = False
+            if self.view.loaded:
+                self._post({"zifviz": "show", "level": change["old"]})
             self.message.value = (f'<span style="color:#b00020">Cannot show level '
-                                  f'{html.escape(str(change["new"]))}: {html.escape(str(err))}</span>')
-            raise
+                                  f'{html.escape(str(level))}: {html.escape(str(err))}</span>')
+            raise err
         self.message.value = ""
+        self._refresh_controls()
+        self._sync(show=not from_browser)
 
     def _on_color(self, change):
         if self._updating or change["new"] is None:
             return
         self._requested_color = change["new"]
-        self._draw()
+        self._refresh_controls()
+        self._sync()
 
     def _on_frame(self, change):
-        self._draw()
+        self._refresh_controls()
+        self._sync()
+
+    def _on_loaded(self, change):
+        if change["new"]:
+            self._send_all()
 
     def _on_new_view(self, change):
-        # Another browser view of this widget appeared (page reloaded, displayed again):
-        # it starts empty, so draw the scene again (all views receive it).
+        # Another browser view appeared (page reloaded, displayed again): it starts empty.
         old, new = change["old"] or [], change["new"] or []
-        if old and len(new) > len(old):
-            self._scene.forget()
-            self._draw(center=True)
+        if old and len(new) > len(old) and self.view.loaded:
+            self._send_all()
+
+    # ---------------------------------------------------------------- picking
+    def on_pick(self, callback, remove: bool = False):
+        """Call ``callback(pick)`` when an atom or bead is clicked (see :attr:`picked`)."""
+        if remove:
+            self._pick_callbacks.remove(callback)
+        else:
+            self._pick_callbacks.append(callback)
+
+    def pick_info(self, level: str, index: int, frame: int | None = None) -> dict:
+        """What item ``index`` of ``level`` is: atomistic atom, bead, Zn rank, linker."""
+        from ase.data import chemical_symbols
+
+        level = normalise_level(level)
+        frame = self.frame if frame is None else int(frame)
+        st = self.scene.static(level, frame)
+        if not 0 <= index < st.n:
+            raise ZifvizError(f"no item {index} at level {level} ({st.n} items)")
+        atom, zn, linker = int(st.atom[index]), int(st.zn[index]), int(st.linker[index])
+        return {"frame": frame, "level": level, "index": int(index),
+                "atom": atom if atom >= 0 else None,
+                "bead": int(index) if level != "atomistic" else None,
+                "zn": zn if zn >= 0 else None, "linker": linker if linker >= 0 else None,
+                "kind": str(st.kind[index]), "element": chemical_symbols[int(st.numbers[index])]}
+
+    def _on_view_msg(self, _, content, buffers):
+        if not isinstance(content, dict) or content.get("zifviz") != "pick":
+            return
+        try:
+            pick = self.pick_info(content["level"], int(content["index"]), content.get("frame"))
+        except (ZifvizError, KeyError, TypeError, ValueError):
+            return
+        self.picked = pick
+        what = (f"Zn {pick['zn']}" if pick["zn"] is not None else
+                f"linker {pick['linker']}" if pick["linker"] is not None else pick["element"])
+        self.pick_label.value = (
+            f'<span class="zifviz-picked" data-level="{pick["level"]}" '
+            f'data-index="{pick["index"]}">picked {html.escape(what)} '
+            f'({pick["kind"]} {pick["index"]} at {pick["level"]}, atom {pick["atom"]}, '
+            f'frame {pick["frame"]})</span>')
+        for cb in list(self._pick_callbacks):
+            cb(pick)
+
+    # ---------------------------------------------------------------- linked views
+    def _items_of_zn(self, level: str, zn) -> list[int]:
+        st = self.scene.static(level, self.frame)
+        zn = np.atleast_1d(np.asarray(zn, int))
+        pos = np.full(int(st.zn.max(initial=-1)) + 1, -1)
+        pos[st.zn[st.zn >= 0]] = np.flatnonzero(st.zn >= 0)
+        if np.any((zn < 0) | (zn >= len(pos))):
+            raise ZifvizError(f"Zn index out of range 0..{len(pos) - 1}: {zn.tolist()}")
+        return pos[zn].tolist()
+
+    def highlight(self, indices=None, *, zn=None, level: str | None = None):
+        """Mark items (atoms or beads of ``level``, default the current one) or the Zn with
+        ranks ``zn`` at every level; ``highlight()`` clears."""
+        if zn is not None:
+            targets = {lv: self._items_of_zn(lv, zn) for lv in self.scene.levels()}
+        else:
+            lv = normalise_level(level or self.level)
+            idx = [int(i) for i in np.atleast_1d(indices if indices is not None else [])]
+            n = self.scene.static(lv, self.frame).n
+            if any(not 0 <= i < n for i in idx):
+                raise ZifvizError(f"highlight: indices out of range 0..{n - 1} at level {lv}")
+            targets = {lv: idx} if idx else {k: [] for k in self.scene.levels()}
+        for lv, idx in targets.items():
+            self._highlight[lv] = idx
+            self._send_highlight(lv, idx)
+
+    def _send_highlight(self, level: str, idx: list[int]):
+        if self.view.loaded:
+            radius = 1.3 * float(self.scene.static(level, self.frame).radii.max(initial=0.5))
+            self._post({"zifviz": "highlight", "level": level, "indices": idx,
+                        "radius": radius})
+
+    def focus(self, zn: int):
+        """Zoom the view on the Zn of rank ``zn`` (at the current level) and highlight it."""
+        (index,) = self._items_of_zn(self.level, [zn])
+        self.highlight(zn=[zn])
+        if self.view.loaded:
+            self._post({"zifviz": "focus", "level": self.level, "index": int(index)})

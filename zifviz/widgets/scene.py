@@ -1,0 +1,318 @@
+"""What the 3D viewer draws, per frame and level, as plain arrays (no widgets here).
+
+:class:`SceneModel` wraps a structure or a trajectory and answers, for a frame and a level
+(``"atomistic"``, ``"AB2"``, ``"A"``):
+
+* :meth:`SceneModel.static` — what does not change from frame to frame: one item per atom or
+  bead with its element, sphere radius, kind (atom, A or B bead) and what it stands for
+  (atomistic atom, Zn rank, linker);
+* :meth:`SceneModel.geometry` — what does: float32 positions, bonds as index pairs plus
+  integer cell shifts (bond vector ``r[j] + shift @ cell - r[i]``) and the cell.
+
+Bonds and bead positions come from the topology (:func:`zifviz.coarse.level_geometry` when
+available, else :meth:`ZIFTopology.at` + :func:`zifviz.coarse.net_bonds`); a structure that
+is not a ZIF is drawn atomistic with covalent bonds by distance. Frames of a
+:class:`zifviz.Trajectory` are read through its fast ``positions(i)`` / ``cell(i)``
+accessors when it has them, so stepping through frames does not build ``Atoms``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+
+from ..coarse import B_SYMBOL, LEVELS, normalise_level
+from ..errors import ZifvizError
+
+__all__ = ["SceneModel", "LevelStatic", "LevelGeometry", "RADII", "BOND_RADII",
+           "frames_of", "covalent_bonds"]
+
+#: sphere radius (Å) of each element drawn at each level; "*" = any other element
+RADII = {"atomistic": {"Zn": 0.45, "*": 0.28},
+         "AB2": {"Zn": 0.85, B_SYMBOL: 0.55, "*": 0.55},
+         "A": {"Zn": 0.85, "*": 0.55}}
+#: bond (stick) radius at each level
+BOND_RADII = {"atomistic": 0.12, "AB2": 0.16, "A": 0.22}
+# covalent radii x this decide the bonds of structures that are not ZIFs
+_BOND_TOLERANCE = 1.15
+# bonds of a topology reused on another frame must stay shorter than this (Å), Zn–N included
+_MAX_BOND = 3.2
+
+
+def frames_of(structure) -> Sequence:
+    """``structure`` as a sequence of frames (one Atoms, a list, a Trajectory)."""
+    if isinstance(structure, Atoms):
+        return [structure]
+    if isinstance(structure, (str, bytes, os.PathLike)):
+        raise TypeError("StructureViewer needs structures, not a file name: read it first "
+                        "with zifviz.read(path) or zifviz.Trajectory(path)")
+    if hasattr(structure, "__len__") and hasattr(structure, "__getitem__"):
+        if len(structure) == 0:
+            raise ValueError("StructureViewer: the trajectory has no frames")
+        if not _has_fast_access(structure) and not isinstance(structure[0], Atoms):
+            raise TypeError("StructureViewer: the frames must be ase.Atoms, not "
+                            f"{type(structure[0]).__name__}")
+        return structure
+    raise TypeError(
+        "StructureViewer needs an ase.Atoms, a sequence of Atoms or a zifviz.Trajectory, "
+        f"not {type(structure).__name__}")
+
+
+def _has_fast_access(frames) -> bool:
+    return callable(getattr(frames, "positions", None)) and callable(getattr(frames, "cell", None))
+
+
+def _positive(S: np.ndarray) -> np.ndarray:
+    """True for shifts whose first non-zero component is positive."""
+    out = np.zeros(len(S), bool)
+    decided = np.zeros(len(S), bool)
+    for k in range(3):
+        nz = (S[:, k] != 0) & ~decided
+        out[nz] = S[nz, k] > 0
+        decided |= nz
+    return out
+
+
+def covalent_bonds(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
+    """Bonds of any structure, each once, with cell shifts: ``zifviz.topology.covalent_bonds``
+    when it exists, else covalent radii x 1.15."""
+    from .. import topology
+
+    shared = getattr(topology, "covalent_bonds", None)
+    if shared is not None:
+        pairs, shifts = shared(atoms)
+        return np.asarray(pairs, int).reshape(-1, 2), np.asarray(shifts, int).reshape(-1, 3)
+    from ase.neighborlist import natural_cutoffs, neighbor_list
+
+    if len(atoms) == 0:
+        return np.zeros((0, 2), int), np.zeros((0, 3), int)
+    cutoffs = natural_cutoffs(atoms, mult=_BOND_TOLERANCE)
+    i, j, S = neighbor_list("ijS", atoms, cutoffs, self_interaction=False)
+    keep = (i < j) | ((i == j) & _positive(S))
+    return np.stack([i[keep], j[keep]], axis=1), S[keep].astype(int)
+
+
+def min_image_shifts(positions, cell, pairs) -> np.ndarray:
+    """Integer shifts S making ``r[j] + S @ cell - r[i]`` the shortest vector (bonds much
+    shorter than half the cell)."""
+    pairs = np.asarray(pairs, int).reshape(-1, 2)
+    if not len(pairs):
+        return np.zeros((0, 3), int)
+    pos = np.asarray(positions, float)
+    inv = np.linalg.inv(np.asarray(cell, float))
+    return -np.rint((pos[pairs[:, 1]] - pos[pairs[:, 0]]) @ inv).astype(int)
+
+
+@dataclass(frozen=True)
+class LevelStatic:
+    """The items (atoms or beads) drawn at one level; frame-independent."""
+
+    level: str
+    numbers: np.ndarray  #: (m,) atomic number of each item (B beads: B_SYMBOL)
+    radii: np.ndarray  #: (m,) float32 sphere radii
+    kind: np.ndarray  #: (m,) "atom", "A" or "B"
+    atom: np.ndarray  #: (m,) atomistic atom index (-1 for B beads)
+    zn: np.ndarray  #: (m,) Zn rank (index into topology.zn) or -1
+    linker: np.ndarray  #: (m,) linker index or -1
+
+    @property
+    def n(self) -> int:
+        return len(self.numbers)
+
+    def radius_by_element(self) -> dict[str, float]:
+        from ase.data import chemical_symbols
+
+        table = RADII[self.level]
+        out = {chemical_symbols[z]: float(table.get(chemical_symbols[z], table["*"]))
+               for z in np.unique(self.numbers)}
+        return out
+
+
+@dataclass(frozen=True)
+class LevelGeometry:
+    """The drawn items of one frame at one level."""
+
+    positions: np.ndarray  #: (m, 3) float32
+    pairs: np.ndarray  #: (k, 2) int
+    shifts: np.ndarray  #: (k, 3) int
+    cell: np.ndarray  #: (3, 3) float
+
+
+class SceneModel:
+    """Frames, topology and the per-level arrays of a structure or trajectory.
+
+    ``topology`` is used for every frame (positions from the frame); without one it is
+    perceived on the first frame that needs it and reused while the frames keep the same
+    atoms and every bond stays shorter than 3.2 Å, else perceived again.
+    """
+
+    def __init__(self, structure, topology=None):
+        self.frames = frames_of(structure)
+        self.fixed_topology = topology
+        self._topology = None  # (frame, topology) perceived
+        self._atoms: tuple[int, Atoms] | None = None
+        self._numbers = None
+        self._level_atoms: dict[tuple[int, str], Atoms] = {}
+        self._static: dict[str, LevelStatic] = {}
+        self._not_zif: str | None = None
+
+    # ------------------------------------------------------------- frames
+    @property
+    def n_frames(self) -> int:
+        return len(self.frames)
+
+    def atoms(self, i: int) -> Atoms:
+        """Frame ``i`` as Atoms (the last one read is kept)."""
+        if self._atoms is None or self._atoms[0] != i:
+            self._atoms = (i, self.frames[i])
+        return self._atoms[1]
+
+    def positions(self, i: int) -> np.ndarray:
+        if _has_fast_access(self.frames) and not isinstance(self.frames, list):
+            return np.asarray(self.frames.positions(i), dtype=float)
+        return self.atoms(i).positions
+
+    def cell(self, i: int) -> np.ndarray:
+        if _has_fast_access(self.frames) and not isinstance(self.frames, list):
+            return np.asarray(self.frames.cell(i), dtype=float)
+        return self.atoms(i).cell.array
+
+    def numbers(self) -> np.ndarray:
+        if self._numbers is None:
+            fast = getattr(self.frames, "numbers", None)
+            self._numbers = np.asarray(fast(0) if callable(fast) and not isinstance(
+                self.frames, list) else self.atoms(0).numbers)
+        return self._numbers
+
+    # ------------------------------------------------------------- topology
+    def topology(self, i: int):
+        """The topology serving frame ``i`` (raises a ZifvizError if it is not a ZIF)."""
+        if self.fixed_topology is not None:
+            return self.fixed_topology
+        if self._not_zif is not None:
+            raise ZifvizError(self._not_zif)
+        if self._topology is not None:
+            frame, topo = self._topology
+            if frame == i or self._fits(topo, i):
+                return topo
+        import zifviz
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", zifviz.UnderCoordinatedZnWarning)
+                topo = zifviz.perceive(self.atoms(i))
+        except ZifvizError as err:
+            if self._topology is None:
+                self._not_zif = str(err)
+            raise
+        self._topology = (i, topo)
+        return topo
+
+    def _fits(self, topo, i: int) -> bool:
+        pos, cell = self.positions(i), self.cell(i)
+        if len(pos) != topo.n_atoms:
+            return False
+        b = topo.bonds
+        d = pos[b[:, 1]] + min_image_shifts(pos, cell, b) @ cell - pos[b[:, 0]]
+        return bool(np.all(np.linalg.norm(d, axis=1) < _MAX_BOND))
+
+    def is_zif(self) -> bool:
+        try:
+            self.topology(0)
+            return True
+        except ZifvizError:
+            return False
+
+    def levels(self) -> list[str]:
+        """Levels that can be drawn (coarse levels need a ZIF)."""
+        return list(LEVELS) if self.is_zif() else ["atomistic"]
+
+    # ------------------------------------------------------------- per level
+    def static(self, level: str, i: int = 0) -> LevelStatic:
+        level = normalise_level(level)
+        if level not in self._static:
+            numbers = self.numbers()
+            n = len(numbers)
+            if level == "atomistic":
+                zn_rank = np.full(n, -1)
+                linker = np.full(n, -1)
+                try:
+                    topo = self.topology(i)
+                    zn_rank[topo.zn] = np.arange(topo.n_zn)
+                    linker[topo.linkers.ravel()] = np.repeat(np.arange(topo.n_linkers), 8)
+                except ZifvizError:
+                    pass
+                st = LevelStatic(level, numbers.copy(), self._radii(level, numbers),
+                                 np.full(n, "atom"), np.arange(n), zn_rank, linker)
+            else:
+                topo = self.topology(i)
+                n_zn, n_b = topo.n_zn, topo.n_linkers if level == "AB2" else 0
+                from ase.data import atomic_numbers
+
+                nums = np.concatenate([np.full(n_zn, 30), np.full(n_b, atomic_numbers[B_SYMBOL])])
+                st = LevelStatic(level, nums, self._radii(level, nums),
+                                 np.array(["A"] * n_zn + ["B"] * n_b),
+                                 np.concatenate([topo.zn, np.full(n_b, -1)]).astype(int),
+                                 np.concatenate([np.arange(n_zn), np.full(n_b, -1)]),
+                                 np.concatenate([np.full(n_zn, -1), np.arange(n_b)]))
+            self._static[level] = st
+        return self._static[level]
+
+    @staticmethod
+    def _radii(level: str, numbers) -> np.ndarray:
+        from ase.data import chemical_symbols
+
+        table = RADII[level]
+        return np.array([table.get(chemical_symbols[z], table["*"]) for z in numbers],
+                        dtype=np.float32)
+
+    def geometry(self, i: int, level: str) -> LevelGeometry:
+        """Positions, bonds and cell of frame ``i`` at ``level``."""
+        level = normalise_level(level)
+        pos, cell = self.positions(i), self.cell(i)
+        if level == "atomistic":
+            try:
+                topo = self.topology(i)
+            except ZifvizError:
+                pairs, shifts = covalent_bonds(self.atoms(i))
+                return LevelGeometry(pos.astype(np.float32), pairs, shifts, cell)
+            pairs = topo.bonds
+            return LevelGeometry(pos.astype(np.float32), pairs,
+                                 min_image_shifts(pos, cell, pairs), cell)
+        topo = self.topology(i)
+        from .. import coarse
+
+        shared = getattr(coarse, "level_geometry", None)
+        if shared is not None:
+            beads, pairs, shifts = shared(topo, pos, cell, level)
+        else:
+            import zifviz
+
+            frame = topo.at(Atoms(positions=pos, cell=cell, pbc=True))
+            beads = pos[frame.zn] if level == "A" else np.vstack([pos[frame.zn], frame.centres])
+            pairs, shifts = zifviz.net_bonds(frame, level)
+        return LevelGeometry(np.asarray(beads, np.float32),
+                             np.asarray(pairs, int).reshape(-1, 2),
+                             np.asarray(shifts, int).reshape(-1, 3), cell)
+
+    def level_atoms(self, i: int, level: str) -> Atoms:
+        """Frame ``i`` at ``level`` as Atoms with its per-atom/bead arrays (for colours)."""
+        level = normalise_level(level)
+        key = (i, level)
+        if key not in self._level_atoms:
+            if not any(k[0] == i for k in self._level_atoms):
+                self._level_atoms.clear()  # keep one frame only
+            atoms = self.atoms(i)
+            if level == "atomistic":
+                self._level_atoms[key] = atoms
+            else:
+                import zifviz
+
+                self._level_atoms[key] = zifviz.coarse_grain(atoms, level,
+                                                             topology=self.topology(i))
+        return self._level_atoms[key]
