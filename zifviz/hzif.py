@@ -220,6 +220,22 @@ def _signature(topology) -> str:
     return f"{h:08x}"
 
 
+def _neighbours_from_topology(topology) -> tuple[np.ndarray, np.ndarray]:
+    """The two Zn of every linker and the cell shifts of the B→A vectors, in the bead
+    indexing of ``coarse_grain(atoms, "AB2")``: the ``neighbours`` of
+    :func:`zifviz.decorate.decorate` that keep the perceived connectivity (not the nearest
+    beads, which can differ in a strained net)."""
+    from .coarse import net_bonds
+
+    pairs, shifts = net_bonds(topology, "AB2")
+    b = pairs[:, 1] - topology.n_zn
+    if not np.array_equal(np.bincount(b, minlength=topology.n_linkers),
+                          np.full(topology.n_linkers, 2)):
+        raise StructureError("a linker does not bind two Zn", topology.source)
+    order = np.argsort(b, kind="stable")
+    return pairs[order, 0].reshape(-1, 2), -np.asarray(shifts)[order].reshape(-1, 2, 3)
+
+
 def _seed(base: int, *parts) -> int:
     return zlib.crc32(":".join(map(str, (base,) + parts)).encode()) & 0x7FFFFFFF
 
@@ -232,7 +248,7 @@ def build_framework(fw: Framework, settings: dict) -> tuple[list[Atoms], Atoms |
     for a bad structure: a failure is a dropped framework with its reason.
     """
     from .coarse import coarse_grain
-    from .decorate import decorate, neighbour_shifts
+    from .decorate import decorate
     from .mofff import MOFFFCalculator
     from .sampling import minimise
     from .topology import perceive
@@ -281,7 +297,7 @@ def build_framework(fw: Framework, settings: dict) -> tuple[list[Atoms], Atoms |
             if key not in ("numbers", "positions", "bead"):
                 del net.arrays[key]
         net.info = {"source": fw.code}
-        neighbours = neighbour_shifts(net)
+        neighbours = _neighbours_from_topology(topo)
         ideal = decorate(net, neighbours=neighbours)
         ref = perceive(ideal, source=fw.code)
         ref_sig = _signature(ref)
