@@ -340,3 +340,21 @@ def test_empty_frames_and_no_atoms(tmp_path):
     blank.write_text("\n\n")
     with pytest.raises(StructureFileError, match="contains no atoms"):
         zifviz.read(blank)
+
+
+def test_frames_with_other_sizes_and_columns(tmp_path, frames):
+    small = Atoms("H2O", positions=[[0, 0, 0], [0, 0, 1], [0, 1, 0]], cell=[5, 5, 5], pbc=True)
+    small.info["step"] = -1
+    big = frames[1].repeat((1, 1, 2))
+    big.arrays["tag"] = np.array([f"t{i % 4}" for i in range(len(big))])
+    mixed = [small, frames[0], big, small.copy()]
+    path = tmp_path / "mixed.extxyz"
+    ase.io.write(path, mixed)
+    traj = zifviz.Trajectory(path)
+    assert [len(traj[i]) for i in range(4)] == [3, 272, 544, 3]
+    assert "energies" not in traj[0].arrays and "energies" not in traj[3].arrays
+    np.testing.assert_allclose(traj[2].arrays["energies"], big.arrays["energies"])
+    assert list(traj[2].arrays["tag"][:5]) == ["t0", "t1", "t2", "t3", "t0"]
+    assert "tag" not in traj[1].arrays
+    np.testing.assert_allclose(traj.positions(3), small.positions)
+    assert list(traj.frame_info["n_atoms"]) == [3, 272, 544, 3]

@@ -659,11 +659,6 @@ class FrameIndex:
         from ase.io.formats import open_with_compression
 
         scan, parse = _TEXT_FORMATS[fmt]
-        columns: dict[str, dict] = {}
-        files: dict[str, object] = {}
-        frames, errors = [], {}
-        starts, cells, pbcs = [0], [], []
-        total = 0
         show = progress if progress is not None else st.st_size > 200_000_000
         bar = None
         if show:
@@ -671,73 +666,24 @@ class FrameIndex:
 
             bar = tqdm(total=st.st_size, unit="B", unit_scale=True, desc=f"indexing {path.name}",
                        leave=False)
-        try:
+        with _CacheWriter(tmp) as out:
             with open_with_compression(str(path), "rb") as fh:
-                for k, block in enumerate(scan(fh)):
-                    parsed = None
-                    try:
-                        if block.problem:
-                            raise FrameParseError(block.problem)
-                        parsed = parse(block.data)
-                    except FrameParseError as exc:
-                        errors[k] = str(exc)
-                    except (ValueError, IndexError, KeyError) as exc:
-                        errors[k] = f"cannot be parsed ({exc})"
-                    n = parsed.n_atoms if parsed is not None else 0
-                    present = []
-                    if parsed is not None:
-                        for name, value in parsed.columns.items():
-                            spec = columns.get(name)
-                            if spec is None:
-                                dtype = value.dtype
-                                if dtype.kind == "U":
-                                    dtype = np.dtype(f"U{max(16, dtype.itemsize // 4)}")
-                                spec = {"file": f"col{len(columns)}.bin", "dtype": dtype.str,
-                                        "shape": list(value.shape[1:])}
-                                columns[name] = spec
-                                files[name] = open(tmp / spec["file"], "wb")
-                                _zeros(files[name], spec, total)
-                            want = np.dtype(spec["dtype"])
-                            if list(value.shape[1:]) != spec["shape"] or (
-                                    want.kind == "U" and value.dtype.itemsize > want.itemsize):
-                                errors[k] = f"column {name!r} changes shape or type"
-                                break
-                            present.append(name)
-                        if k in errors:
-                            parsed, n, present = None, 0, []
-                    for name, spec in columns.items():
-                        if name in present:
-                            np.ascontiguousarray(parsed.columns[name], dtype=spec["dtype"]).tofile(files[name])
-                        else:
-                            _zeros(files[name], spec, n)
-                    total += n
-                    starts.append(total)
-                    cells.append(parsed.cell if parsed is not None else np.zeros((3, 3)))
-                    pbcs.append(parsed.pbc if parsed is not None else np.zeros(3, bool))
-                    rec = {"n_atoms": n if parsed is not None else block.n_atoms,
-                           "columns": present, "info": {}}
-                    if parsed is not None:
-                        rec["info"] = _jsonify(parsed.info)
-                        if parsed.celldisp is not None and np.any(parsed.celldisp):
-                            rec["celldisp"] = parsed.celldisp.tolist()
-                    frames.append(rec)
+                for block in scan(fh):
+                    parsed, problem = None, block.problem
+                    if problem is None:
+                        try:
+                            parsed = parse(block.data)
+                        except FrameParseError as exc:
+                            problem = str(exc)
+                        except (ValueError, IndexError, KeyError) as exc:
+                            problem = f"cannot be parsed ({exc})"
+                    out.add(parsed, block.n_atoms, problem)
                     if bar is not None:
-                        bar.update(max(0, min(fh.tell() if hasattr(fh, "tell") else 0, st.st_size) - bar.n))
-        finally:
-            for f in files.values():
-                f.close()
+                        bar.update(max(0, min(fh.tell(), st.st_size) - bar.n))
             if bar is not None:
                 bar.close()
-        np.asarray(starts, dtype=np.int64).tofile(tmp / "atom_start.i8")
-        np.asarray(cells, dtype=np.float64).reshape(-1, 3, 3).tofile(tmp / "cells.f8")
-        np.asarray(pbcs, dtype=bool).reshape(-1, 3).tofile(tmp / "pbc.b1")
-        with open(tmp / "frames.json", "w", encoding="utf-8") as fh:
-            json.dump(frames, fh)
-        meta = {"version": CACHE_VERSION, "path": str(path), "size": st.st_size,
-                "mtime_ns": st.st_mtime_ns, "format": fmt, "n_frames": len(frames),
-                "n_total": total, "columns": columns, "errors": {str(k): v for k, v in errors.items()}}
-        with open(tmp / "meta.json", "w", encoding="utf-8") as fh:  # written last: marks complete
-            json.dump(meta, fh)
+            out.finish({"version": CACHE_VERSION, "path": str(path), "size": st.st_size,
+                        "mtime_ns": st.st_mtime_ns, "format": fmt})
 
     # -- access -------------------------------------------------------------------------
     def check(self, i: int) -> None:
@@ -781,6 +727,85 @@ class FrameIndex:
         if self.errors:
             df["error"] = [self.errors.get(k) for k in range(len(rows))]
         return df
+
+
+class _CacheWriter:
+    """Writes a cache folder frame by frame: one raw file per per-atom column (all frames
+    concatenated; a frame without the column gets zeros), cells, pbc, per-frame records
+    (atom count, columns present, header info) and, last, ``meta.json``."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.columns: dict[str, dict] = {}
+        self.files: dict[str, object] = {}
+        self.frames: list[dict] = []
+        self.errors: dict[int, str] = {}
+        self.starts, self.cells, self.pbcs = [0], [], []
+        self.total = 0
+
+    def __enter__(self) -> _CacheWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for f in self.files.values():
+            f.close()
+
+    def _spec(self, name: str, value: np.ndarray) -> dict:
+        spec = self.columns.get(name)
+        if spec is None:
+            dtype = value.dtype
+            if dtype.kind == "U":  # room for longer strings in later frames
+                dtype = np.dtype(f"U{max(16, dtype.itemsize // 4)}")
+            spec = {"file": f"col{len(self.columns)}.bin", "dtype": dtype.str,
+                    "shape": list(value.shape[1:])}
+            self.columns[name] = spec
+            self.files[name] = open(self.folder / spec["file"], "wb")
+            _zeros(self.files[name], spec, self.total)
+        return spec
+
+    def add(self, parsed: ParsedFrame | None, n_claimed: int, problem: str | None) -> None:
+        k = len(self.frames)
+        if parsed is not None:
+            for name, value in parsed.columns.items():
+                want = np.dtype(self._spec(name, value)["dtype"])
+                if list(value.shape[1:]) != self.columns[name]["shape"] or (
+                        want.kind == "U" and value.dtype.itemsize > want.itemsize):
+                    parsed, problem = None, f"column {name!r} changes shape or type"
+                    break
+        if parsed is None:
+            self.errors[k] = problem or "cannot be parsed"
+        n = parsed.n_atoms if parsed is not None else 0
+        present = list(parsed.columns) if parsed is not None else []
+        for name, spec in self.columns.items():
+            if name in present:
+                value = np.ascontiguousarray(parsed.columns[name], dtype=spec["dtype"])
+                value.tofile(self.files[name])
+            else:
+                _zeros(self.files[name], spec, n)
+        self.total += n
+        self.starts.append(self.total)
+        self.cells.append(parsed.cell if parsed is not None else np.zeros((3, 3)))
+        self.pbcs.append(parsed.pbc if parsed is not None else np.zeros(3, bool))
+        rec = {"n_atoms": n if parsed is not None else n_claimed, "columns": present, "info": {}}
+        if parsed is not None:
+            rec["info"] = _jsonify(parsed.info)
+            if parsed.celldisp is not None and np.any(parsed.celldisp):
+                rec["celldisp"] = parsed.celldisp.tolist()
+        self.frames.append(rec)
+
+    def finish(self, meta: dict) -> None:
+        for f in self.files.values():
+            f.close()
+        folder = self.folder
+        np.asarray(self.starts, dtype=np.int64).tofile(folder / "atom_start.i8")
+        np.asarray(self.cells, dtype=np.float64).reshape(-1, 3, 3).tofile(folder / "cells.f8")
+        np.asarray(self.pbcs, dtype=bool).reshape(-1, 3).tofile(folder / "pbc.b1")
+        with open(folder / "frames.json", "w", encoding="utf-8") as fh:
+            json.dump(self.frames, fh)
+        meta = dict(meta, n_frames=len(self.frames), n_total=self.total, columns=self.columns,
+                    errors={str(k): v for k, v in self.errors.items()})
+        with open(folder / "meta.json", "w", encoding="utf-8") as fh:  # last: marks complete
+            json.dump(meta, fh)
 
 
 def _sweep(root: Path, key: str, age: float = 3600.0) -> None:
