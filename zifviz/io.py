@@ -622,6 +622,11 @@ class Trajectory:
         return atoms
 
     def __iter__(self) -> Iterator[Atoms]:
+        if self._sel is None and isinstance(self._source, _AseSource):
+            # formats without an index: one streaming pass, not one re-read per frame
+            for atoms in iread(self.path, self.format, self.type_map, **self._kwargs):
+                yield atoms
+            return
         for i in range(len(self)):
             yield self[i]
 
