@@ -358,3 +358,35 @@ def test_frames_with_other_sizes_and_columns(tmp_path, frames):
     assert "tag" not in traj[1].arrays
     np.testing.assert_allclose(traj.positions(3), small.positions)
     assert list(traj.frame_info["n_atoms"]) == [3, 272, 544, 3]
+
+
+def test_truncated_gzip_keeps_the_frames_before_the_cut(tmp_path, frames):
+    full = tmp_path / "full.extxyz.gz"
+    with gzip.open(full, "wt") as fh:
+        ase.io.write(fh, frames, format="extxyz")
+    cut = tmp_path / "cut.extxyz.gz"
+    cut.write_bytes(full.read_bytes()[: int(full.stat().st_size * 0.6)])
+    traj = zifviz.Trajectory(cut)
+    n = len(traj)
+    assert 2 <= n <= 6
+    np.testing.assert_allclose(traj[0].positions, frames[0].positions, atol=1e-6)
+    with pytest.raises(StructureFileError, match=f"frame {n - 1}: .*(truncated|corrupt)"):
+        traj[n - 1]
+    with pytest.raises(StructureFileError, match="truncated or corrupt"):
+        list(zifviz.iread(cut))
+    with pytest.raises(StructureFileError, match="truncated or corrupt"):
+        zifviz.read(cut)
+
+
+def test_dump_bad_frame_is_the_only_unreadable_one(tmp_path, frames):
+    path = tmp_path / "t.dump"
+    _dump(path, frames[:3])
+    lines = path.read_text().split("\n")
+    per = 9 + len(frames[0])
+    lines[per + 9 + 5] = "6 1 1.0 oops 2.0"  # an atom line of frame 1
+    path.write_text("\n".join(lines))
+    traj = zifviz.Trajectory(path, type_map=TYPE_MAP)
+    assert len(traj) == 3
+    with pytest.raises(StructureFileError, match="frame 1: atom .*'oops'"):
+        traj[1]
+    np.testing.assert_allclose(traj[2].positions, frames[2].positions, atol=1e-6)

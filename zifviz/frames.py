@@ -46,6 +46,25 @@ from pathlib import Path
 import numpy as np
 
 _CHUNK = 1 << 22
+_PIECE = 1 << 16
+
+
+def _compression_errors() -> tuple:
+    import bz2  # noqa: F401  (the modules whose errors a damaged stream raises)
+    import lzma
+    import zlib
+
+    return (EOFError, zlib.error, lzma.LZMAError, OSError)
+
+
+COMPRESSION_ERRORS = _compression_errors()
+"""What reading a cut or damaged compressed stream raises (gzip.BadGzipFile is an OSError)."""
+
+
+def stream_problem(exc: Exception) -> str:
+    return f"file truncated or corrupt ({type(exc).__name__}: {exc})"
+
+
 
 
 @dataclass
@@ -102,14 +121,34 @@ class _Lines:
         self.mark = 0
         self.eof = False
         self.terminated = True  # did the last line read/skipped end with a newline?
+        self.error: Exception | None = None  # what ended the stream early, if anything
+
+    def problem(self, text: str) -> str:
+        return text if self.error is None else f"{text}: {stream_problem(self.error)}"
+
+    def check(self) -> None:
+        """At the end of the stream: raise what cut it short, if anything."""
+        if self.error is not None:
+            raise self.error
 
     def more(self) -> bool:
         if self.eof:
             return False
-        data = self.fh.read(self.chunk)
-        if not data:
+        pieces, size = [], 0
+        while size < self.chunk and self.error is None:
+            try:  # in pieces: what a cut compressed stream gave before the cut is kept
+                piece = self.fh.read(min(_PIECE, self.chunk - size))
+            except COMPRESSION_ERRORS as exc:
+                self.error = exc
+                break
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        if not pieces:
             self.eof = True
             return False
+        data = b"".join(pieces)
         if self.mark > 0:
             self.base += self.mark
             self.buf = self.buf[self.mark:]
@@ -176,6 +215,7 @@ def iter_xyz_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
         start = r.set_mark()
         line = r.readline()
         if line is None:
+            r.check()
             return
         if not line.strip():
             continue
@@ -191,7 +231,10 @@ def iter_xyz_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
         got = r.skip(n + 1)
         if got < n + 1:
             yield XYZBlock(start, r.tell(), n, r.block(),
-                           f"truncated: ends after {max(got - 1, 0)} of {n} atoms", False)
+                           r.problem(f"truncated: ends after {max(got - 1, 0)} of {n} atoms"), False)
+            return
+        if not r.terminated and r.error is not None:  # cut inside the last line
+            yield XYZBlock(start, r.tell(), n, r.block(), r.problem("truncated"), False)
             return
         yield XYZBlock(start, r.tell(), n, r.block(), None, r.terminated)
         if not r.terminated:
@@ -206,6 +249,7 @@ def iter_dump_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
         start = r.set_mark()
         line = r.readline()
         if line is None:
+            r.check()
             return
         if not line.strip():
             continue
@@ -219,7 +263,7 @@ def iter_dump_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
         for _ in range(50):
             line = r.readline()
             if line is None:
-                problem = "truncated: ends in the frame header"
+                problem = r.problem("truncated: ends in the frame header")
                 break
             if line.startswith(b"ITEM: NUMBER OF ATOMS"):
                 count = r.readline()
@@ -240,7 +284,10 @@ def iter_dump_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
         got = r.skip(n)
         if got < n:
             yield XYZBlock(start, r.tell(), n, r.block(),
-                           f"truncated: ends after {got} of {n} atoms", False)
+                           r.problem(f"truncated: ends after {got} of {n} atoms"), False)
+            return
+        if not r.terminated and r.error is not None:  # cut inside the last line
+            yield XYZBlock(start, r.tell(), n, r.block(), r.problem("truncated"), False)
             return
         yield XYZBlock(start, r.tell(), n, r.block(), None, r.terminated)
         if not r.terminated:
@@ -668,18 +715,21 @@ class FrameIndex:
                        leave=False)
         with _CacheWriter(tmp) as out:
             with open_with_compression(str(path), "rb") as fh:
-                for block in scan(fh):
-                    parsed, problem = None, block.problem
-                    if problem is None:
-                        try:
-                            parsed = parse(block.data)
-                        except FrameParseError as exc:
-                            problem = str(exc)
-                        except (ValueError, IndexError, KeyError) as exc:
-                            problem = f"cannot be parsed ({exc})"
-                    out.add(parsed, block.n_atoms, problem)
-                    if bar is not None:
-                        bar.update(max(0, min(fh.tell(), st.st_size) - bar.n))
+                try:
+                    for block in scan(fh):
+                        parsed, problem = None, block.problem
+                        if problem is None:
+                            try:
+                                parsed = parse(block.data)
+                            except FrameParseError as exc:
+                                problem = str(exc)
+                            except (ValueError, IndexError, KeyError) as exc:
+                                problem = f"cannot be parsed ({exc})"
+                        out.add(parsed, block.n_atoms, problem)
+                        if bar is not None:
+                            bar.update(max(0, min(fh.tell(), st.st_size) - bar.n))
+                except COMPRESSION_ERRORS as exc:  # a cut or damaged gzip/bz2/xz stream
+                    out.add(None, 0, f"{stream_problem(exc)}; the frames before are readable")
             if bar is not None:
                 bar.close()
             out.finish({"version": CACHE_VERSION, "path": str(path), "size": st.st_size,

@@ -25,8 +25,8 @@ from ase import Atoms
 from ase.io.formats import filetype as _ase_filetype
 
 from .errors import StructureError, StructureFileError
-from .frames import (FrameIndex, FrameParseError, build_atoms, iter_dump_blocks, iter_xyz_blocks,
-                     parse_dump, parse_extxyz, parse_xyz)
+from .frames import (COMPRESSION_ERRORS, FrameIndex, FrameParseError, build_atoms, iter_dump_blocks, iter_xyz_blocks,
+                     parse_dump, parse_extxyz, parse_xyz, stream_problem)
 
 ENERGY_KEY = "energies"
 """Name of the per-atom energy array (eV) everywhere in zifviz."""
@@ -379,8 +379,17 @@ def _fast_frames(path: Path, fmt: str, type_map, lazy: bool = False) -> Iterator
         return _parsed_atoms(parsed, type_map, str(path))
 
     with open_with_compression(str(path), "rb") as fh:
-        for i, block in enumerate(scan(fh)):
+        i = 0
+        blocks = scan(fh)
+        while True:
+            try:
+                block = next(blocks)
+            except StopIteration:
+                return
+            except COMPRESSION_ERRORS as exc:
+                raise StructureFileError(f"frame {i}: {stream_problem(exc)}", str(path)) from None
             yield (lambda i=i, block=block: make(i, block)) if lazy else make(i, block)
+            i += 1
 
 
 def iread(path: str | os.PathLike, format: str | None = None,
