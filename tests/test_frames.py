@@ -390,3 +390,16 @@ def test_dump_bad_frame_is_the_only_unreadable_one(tmp_path, frames):
     with pytest.raises(StructureFileError, match="frame 1: atom .*'oops'"):
         traj[1]
     np.testing.assert_allclose(traj[2].positions, frames[2].positions, atol=1e-6)
+
+
+def test_trajectory_pickles_small_and_reopens(tmp_path, frames):
+    import pickle
+
+    for name, (path, kw) in _write_all(tmp_path, frames).items():
+        traj = zifviz.Trajectory(path, **kw)[::2]
+        traj[0]
+        blob = pickle.dumps(traj)
+        assert len(blob) < 5000, name  # no frames, no memory maps in the pickle
+        back = pickle.loads(blob)
+        assert list(back.frames) == [0, 2, 4, 6]
+        np.testing.assert_allclose(back[1].positions, frames[2].positions, atol=1e-6)

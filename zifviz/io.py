@@ -665,6 +665,13 @@ class Trajectory:
             df = df.iloc[self._sel].reset_index(drop=True)
         return df
 
+    def __getstate__(self) -> dict:
+        # pickled (e.g. sent to a worker process) without open files or memory maps: the
+        # receiver reopens the file's index from the cache
+        state = dict(self.__dict__)
+        state["_src"] = None
+        return state
+
     def __repr__(self) -> str:
         n = "?" if self._src is None and self._sel is None else len(self)
         return f"Trajectory({str(self.path)!r}, frames={n})"
