@@ -231,7 +231,8 @@ def iter_xyz_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
         got = r.skip(n + 1)
         if got < n + 1:
             yield XYZBlock(start, r.tell(), n, r.block(),
-                           r.problem(f"truncated: ends after {max(got - 1, 0)} of {n} atoms"), False)
+                           r.problem(f"truncated: ends after {max(got - 1, 0)} of {n} atoms"),
+                           False)
             return
         if not r.terminated and r.error is not None:  # cut inside the last line
             yield XYZBlock(start, r.tell(), n, r.block(), r.problem("truncated"), False)
@@ -255,8 +256,8 @@ def iter_dump_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
             continue
         if not line.startswith(b"ITEM: TIMESTEP"):
             text = line.strip()[:40].decode(errors="replace")
-            yield XYZBlock(start, r.tell(), 0, r.block(), f"expected 'ITEM: TIMESTEP', found {text!r}",
-                           False)
+            yield XYZBlock(start, r.tell(), 0, r.block(),
+                           f"expected 'ITEM: TIMESTEP', found {text!r}", False)
             return
         n = None
         problem = None
@@ -475,7 +476,8 @@ def parse_extxyz(data: bytes, comment: bool = True) -> ParsedFrame:
         raise FrameParseError(f"bad Properties {props!r} ({exc})") from None
     kinds = dict(zip(props.split(":")[0::3], props.split(":")[1::3]))
     body = data[nl2 + 1:] if nl2 < len(data) else b""
-    table = _table(body, n, [(name, kinds.get(name, "R"), properties[name][1]) for name in names], 2)
+    specs = [(name, kinds.get(name, "R"), properties[name][1]) for name in names]
+    table = _table(body, n, specs, 2)
     columns = {}
     for name in names:
         ase_name = properties[name][0]

@@ -25,8 +25,9 @@ from ase import Atoms
 from ase.io.formats import filetype as _ase_filetype
 
 from .errors import StructureError, StructureFileError
-from .frames import (COMPRESSION_ERRORS, FrameIndex, FrameParseError, build_atoms, iter_dump_blocks, iter_xyz_blocks,
-                     parse_dump, parse_extxyz, parse_xyz, stream_problem)
+from .frames import (COMPRESSION_ERRORS, FrameIndex, FrameParseError, build_atoms,
+                     iter_dump_blocks, iter_xyz_blocks, parse_dump, parse_extxyz, parse_xyz,
+                     stream_problem)
 
 ENERGY_KEY = "energies"
 """Name of the per-atom energy array (eV) everywhere in zifviz."""
@@ -143,17 +144,16 @@ _DATA_STYLES = {"atomic", "charge", "full", "molecular", "bond", "angle"}
 def _lammps_data_header(path: Path) -> tuple[str | None, bool]:
     """Atom style named in the ``Atoms # style`` line of a LAMMPS data file, and whether the
     file has a Masses section."""
-    style, masses = None, False
+    style, masses, atoms = None, False, False
     with open(path, errors="replace") as fh:
-        for k, line in enumerate(fh):
+        for line in fh:  # sections come in any order
             word = line.split("#")[0].strip()
             if word == "Masses":
                 masses = True
             elif word == "Atoms":
-                if "#" in line:
-                    style = line.split("#", 1)[1].strip().split()[0] if line.split("#", 1)[1].strip() else None
-                break
-            if k > 100_000:
+                comment = line.split("#", 1)[1].split() if "#" in line else []
+                style, atoms = (comment[0] if comment else None), True
+            if masses and atoms:
                 break
     return style, masses
 
@@ -174,7 +174,8 @@ def _read_kwargs(path: Path, fmt: str, type_map, kwargs: dict) -> dict:
             try:
                 kw.setdefault("Z_of_type", {int(t): atomic_numbers[e] for t, e in type_map.items()})
             except KeyError as exc:
-                raise StructureFileError(f"type_map names an unknown element {exc}", str(path)) from None
+                raise StructureFileError(f"type_map names an unknown element {exc}",
+                                         str(path)) from None
         elif not masses and "Z_of_type" not in kw:
             raise StructureFileError(
                 "LAMMPS data file without a Masses section: the elements of the atom types are "
@@ -551,7 +552,8 @@ class Trajectory:
     """A trajectory file read lazily and reached fast, in any order.
 
     ``len``, ``[i]`` (an ``Atoms``; negative ``i`` counts from the end), ``[i:j:k]``, a list
-    of indices or a boolean mask (a lazy view, itself indexable) and iteration; and, without building ``Atoms``,
+    of indices or a boolean mask (a lazy view, itself indexable) and iteration; and, without
+    building ``Atoms``,
     :meth:`positions` (float32), :meth:`cell`, :meth:`numbers` and :attr:`frame_info` (one row
     per frame: ``frame``, ``n_atoms`` and the header key-values).
 
@@ -595,8 +597,8 @@ class Trajectory:
             raise TypeError(f"frame index must be an integer or a slice, not {type(i).__name__}")
         n = len(self)
         if not -n <= i < n:
-            raise IndexError(f"frame {i} out of range: {self.path} has {n} frame"
-                             f"{'' if n == 1 else 's'}" + (" in this view" if self._sel is not None else ""))
+            where = " in this view" if self._sel is not None else ""
+            raise IndexError(f"frame {i} out of range: {self.path} has {_frames_word(n)}{where}")
         i = int(i) % n
         return i if self._sel is None else int(self._sel[i])
 

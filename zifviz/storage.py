@@ -53,7 +53,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         raise ValueError(f"atomic_write mode must be 'w' or 'wb', not {mode!r}")
     p = Path(path)
     parent = _folder(p)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=f".tmp{''.join(p.suffixes)}")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.",
+                               suffix=f".tmp{''.join(p.suffixes)}")
     try:
         os.close(fd)
         with open(tmp, mode, encoding=None if "b" in mode else encoding) as fh:  # fh.name: path
@@ -88,7 +89,8 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def partial_path(output: str | os.PathLike) -> Path:
-    """Where frames for ``output`` are kept until the run ends (``x.extxyz`` -> ``x.partial.extxyz``)."""
+    """Where frames for ``output`` are kept until the run ends
+    (``x.extxyz`` -> ``x.partial.extxyz``)."""
     p = Path(output)
     return p.with_name(f"{p.stem}.partial{p.suffix or '.extxyz'}")
 
@@ -227,9 +229,11 @@ class FrameWriter:
         try:
             stored = json.loads(self.settings_file.read_text())
         except (OSError, ValueError) as exc:
-            raise ResumeError(f"settings file cannot be read ({exc})", str(self.settings_file)) from None
+            raise ResumeError(f"settings file cannot be read ({exc})",
+                              str(self.settings_file)) from None
         keys = sorted(set(stored) | set(self.settings))
-        differ = [k for k in keys if stored.get(k, "<missing>") != self.settings.get(k, "<missing>")]
+        differ = [k for k in keys
+                  if stored.get(k, "<missing>") != self.settings.get(k, "<missing>")]
         if differ:
             detail = ", ".join(f"{k}: {stored.get(k, '<missing>')!r} -> "
                                f"{self.settings.get(k, '<missing>')!r}" for k in differ)
