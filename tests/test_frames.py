@@ -403,3 +403,14 @@ def test_trajectory_pickles_small_and_reopens(tmp_path, frames):
         back = pickle.loads(blob)
         assert list(back.frames) == [0, 2, 4, 6]
         np.testing.assert_allclose(back[1].positions, frames[2].positions, atol=1e-6)
+
+
+def test_clear_cache(tmp_path, frames, cache):
+    ase.io.write(tmp_path / "a.extxyz", frames)
+    ase.io.write(tmp_path / "b.extxyz", frames[:2])
+    len(zifviz.Trajectory(tmp_path / "a.extxyz"))
+    len(zifviz.Trajectory(tmp_path / "b.extxyz"))
+    assert zframes.clear_cache(tmp_path / "a.extxyz") == 1
+    assert len(list(cache.iterdir())) == 1
+    assert len(zifviz.Trajectory(tmp_path / "a.extxyz")) == 7  # rebuilt on demand
+    assert zframes.clear_cache() == 2 and not list(cache.iterdir())

@@ -582,6 +582,33 @@ def cache_dir() -> Path:
     return Path(base) / "zifviz" / "frames"
 
 
+def _cache_key(path: Path, format: str) -> str:
+    return hashlib.sha1(f"{path}|{format}".encode()).hexdigest()[:20]
+
+
+def clear_cache(path: str | os.PathLike | None = None) -> int:
+    """Delete the decoded frames of ``path`` (every format), or the whole frame cache; returns
+    the number of cache folders removed. Caches are rebuilt when next needed."""
+    root = cache_dir()
+    if not root.is_dir():
+        return 0
+    if path is None:
+        folders = [p for p in root.iterdir() if p.is_dir()]
+    else:
+        resolved = Path(path).resolve()
+        folders = []
+        for p in root.iterdir():
+            try:
+                meta = json.loads((p / "meta.json").read_text())
+            except (OSError, ValueError):
+                continue
+            if meta.get("path") == str(resolved):
+                folders.append(p)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(folders)
+
+
 def _jsonify(value):
     if isinstance(value, np.ndarray):
         return {"__ndarray__": value.tolist(), "dtype": str(value.dtype)}
@@ -647,7 +674,7 @@ class FrameIndex:
              progress: bool | None = None) -> FrameIndex:
         path = Path(path).resolve()
         st = path.stat()
-        key = hashlib.sha1(f"{path}|{format}".encode()).hexdigest()[:20]
+        key = _cache_key(path, format)
         root = cache_dir()
         folder = root / key
         if cache:
