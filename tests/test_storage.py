@@ -122,6 +122,11 @@ def test_resume_after_truncated_last_frame(tmp_path):
     assert [a.info["step"] for a in zifviz.iread(out)] == [0, 1, 2, 3, 4]
 
 
+def test_compressed_stream_output_refused(tmp_path):
+    with pytest.raises(StructureFileError, match="plain extxyz"):
+        FrameWriter(tmp_path / "run.extxyz.gz")
+
+
 def test_resume_with_nothing_there_starts_new(tmp_path):
     w = FrameWriter(tmp_path / "new.extxyz", resume=True)
     assert w.n_done == 0 and w.last is None

@@ -165,6 +165,10 @@ class FrameWriter:
     def __init__(self, output: str | os.PathLike, *, resume: bool = False,
                  overwrite: bool = False, settings: dict | None = None):
         self.output = Path(output)
+        if self.output.suffix.lower() in (".gz", ".bz2", ".xz"):
+            raise StructureFileError("FrameWriter streams plain extxyz (each frame on disk at "
+                                     "once); compress the file when the run has finished",
+                                     str(self.output))
         self.partial = partial_path(self.output)
         self.settings_file = settings_path(self.output)
         self.settings = None if settings is None else _normal_settings(settings)
