@@ -109,10 +109,11 @@ def compare_label(name: str, atoms: Atoms, n_frames: int) -> None:
           f"typing {t_type * 1e3:.0f} ms; max rel. energy difference {diff:.1e}; "
           f"LAMMPS set-ups {calc.n_setups}, typings {calc.n_typings})", flush=True)
     p_ms = 1e3 * np.median(pppm_t)
-    p_diff = float(np.max(np.abs(np.array(pppm_e) - np.array(fresh_e)) / np.abs(fresh_e)))
+    p_diff = np.abs(np.array(pppm_e) - np.array(fresh_e))
     print(f"{name}: {len(atoms):6d} atoms  reused with kspace=pppm {p_ms:9.1f} ms  "
           f"ratio to fresh {f_ms / p_ms:6.1f}x, to reused ewald {r_ms / p_ms:5.1f}x  "
-          f"(max rel. energy difference to ewald {p_diff:.1e})", flush=True)
+          f"(energy difference to ewald: max {1e3 * p_diff.max() / len(atoms):.4f} meV/atom, "
+          f"{float(np.max(p_diff / np.abs(fresh_e))):.1e} relative)", flush=True)
 
 
 def main() -> None:
