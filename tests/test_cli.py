@@ -315,3 +315,29 @@ def test_label_kspace_pppm_is_a_stored_setting(four_frames, tmp_path, capsys):
     assert pppm == pytest.approx(ewald[-4:], rel=5e-5)
     assert main(["label", str(four_frames), "-o", str(out), "-q", "--resume"]) == 2
     assert "kspace" in capsys.readouterr().err
+
+
+@needs_data
+def test_sample_interrupted_keeps_frames(tmp_path, capsys, monkeypatch):
+    from zifviz import sampling
+
+    out = tmp_path / "nvt.extxyz"
+    real = sampling.iter_md
+
+    def interrupted(*args, **kwargs):  # Ctrl-C after the second frame
+        for k, frame in enumerate(real(*args, **kwargs)):
+            if k == 2:
+                raise KeyboardInterrupt
+            yield frame
+
+    monkeypatch.setattr(sampling, "iter_md", interrupted)
+    argv = ["sample", str(ZIF4), "--mode", "nvt", "--steps", "30", "--every", "10", "-o",
+            str(out), "-q"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    partial = tmp_path / "nvt.partial.extxyz"
+    assert str(partial) in err and "--resume" in err
+    assert [f.info["step"] for f in zifviz.iread(partial)] == [0, 10, 20]
+    monkeypatch.setattr(sampling, "iter_md", real)
+    assert main(argv + ["--resume"]) == 0
+    assert [f.info["step"] for f in zifviz.iread(out)] == [0, 10, 20, 30]

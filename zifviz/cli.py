@@ -255,6 +255,19 @@ def _cmd_label(args) -> int:
 
 
 def _cmd_sample(args) -> int:
+    try:
+        return _run_sample(args)
+    except KeyboardInterrupt:
+        from .storage import partial_path
+
+        partial = partial_path(args.output)
+        kept = (f"; the finished frames are kept in {partial} (continue with --resume)"
+                if partial.exists() else "")
+        print(f"zifviz sample: interrupted{kept}", file=sys.stderr)
+        return 130
+
+
+def _run_sample(args) -> int:
     from . import sampling
     from .io import read
     from .topology import perceive
