@@ -11,14 +11,11 @@ import pytest
 
 import zifviz
 from zifviz.cli import main
+from zifviz.datasets import fetch_structure
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-ZIF4 = DATA / "structures" / "widmer2019" / "ZIF4-FixedCell.cif"
-
-needs_data = pytest.mark.skipif(not ZIF4.is_file(), reason=f"reference data not found at {DATA}")
+ZIF4 = fetch_structure("structures/widmer2019/ZIF4-FixedCell.cif")  # mirror or address
 
 
-@needs_data
 def test_label_prints_summary_and_writes(tmp_path, capsys):
     out = tmp_path / "labelled.extxyz"
     assert main(["label", str(ZIF4), "-o", str(out), "-q"]) == 0
@@ -32,7 +29,6 @@ def test_label_prints_summary_and_writes(tmp_path, capsys):
     assert labelled.arrays["energies"].shape == (272,)
 
 
-@needs_data
 def test_label_every_frame_of_a_trajectory(tmp_path, capsys):
     traj = tmp_path / "traj.extxyz"
     assert main(["sample", str(ZIF4), "--mode", "nvt", "--steps", "10", "--every", "10",
@@ -45,7 +41,6 @@ def test_label_every_frame_of_a_trajectory(tmp_path, capsys):
     assert [float(line.split()[3]) for line in lines[1:]] == pytest.approx(stored, abs=1e-5)
 
 
-@needs_data
 @pytest.mark.parametrize("mode, extra, n_frames, ensemble", [
     ("nvt", ["--steps", "20", "--every", "10"], 3, "NVT"),
     ("npt", ["--steps", "10", "--every", "10", "--pressure", "100"], 2, "NPT"),
@@ -66,7 +61,6 @@ def test_sample_modes(tmp_path, capsys, mode, extra, n_frames, ensemble):
         assert [f.info["pressure"] for f in frames] == pytest.approx([0, 25, 50])
 
 
-@needs_data
 def test_sample_refuses_to_clobber(tmp_path, capsys):
     out = tmp_path / "nvt.extxyz"
     args = ["sample", str(ZIF4), "--mode", "nvt", "--steps", "10", "--every", "10", "-o", str(out), "-q"]
@@ -80,7 +74,6 @@ def test_sample_refuses_to_clobber(tmp_path, capsys):
     assert [f.info["step"] for f in zifviz.iread(out)] == [0, 10, 20]
 
 
-@needs_data
 def test_ramp_needs_end_pressure(tmp_path, capsys):
     assert main(["sample", str(ZIF4), "--mode", "ramp", "-o", str(tmp_path / "r.extxyz")]) == 2
     assert "--pressure-end" in capsys.readouterr().err
@@ -140,7 +133,6 @@ def four_frames(tmp_path_factory):
     return path
 
 
-@needs_data
 def test_label_interrupted_keeps_frames_and_resumes(four_frames, tmp_path, capsys, monkeypatch):
     import zifviz.io
 
@@ -182,7 +174,6 @@ def test_label_interrupted_keeps_frames_and_resumes(four_frames, tmp_path, capsy
         assert np.allclose(a.arrays["energies"], b.arrays["energies"], atol=1e-7)
 
 
-@needs_data
 def test_label_error_keeps_finished_frames(four_frames, tmp_path, capsys, monkeypatch):
     import zifviz.io
 
@@ -202,7 +193,6 @@ def test_label_error_keeps_finished_frames(four_frames, tmp_path, capsys, monkey
     assert len(list(zifviz.iread(out.with_name("labelled.partial.extxyz")))) == 2
 
 
-@needs_data
 def test_label_refuses_to_overwrite_without_force(four_frames, tmp_path, capsys):
     out = tmp_path / "labelled.extxyz"
     out.write_text("precious\n")
@@ -231,7 +221,6 @@ def _write_dump(path: Path, atoms, types: dict[str, int]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-@needs_data
 def test_label_dump_with_type_map(tmp_path, capsys):
     atoms = zifviz.read(ZIF4)
     dump = tmp_path / "zif4.dump"
@@ -255,7 +244,6 @@ def test_bad_type_map_exits_2(bad, capsys):
     assert "type-map" in capsys.readouterr().err
 
 
-@needs_data
 def test_label_killed_by_sigint_resumes(tmp_path):
     """A real Ctrl-C (SIGINT to the process) exits 130 keeping the finished frames; --resume
     completes the file."""
@@ -304,7 +292,6 @@ def test_label_option_conflicts_exit_2(argv, capsys):
     assert "--resume" in capsys.readouterr().err
 
 
-@needs_data
 def test_label_kspace_pppm_is_a_stored_setting(four_frames, tmp_path, capsys):
     out = tmp_path / "pppm.extxyz"
     assert main(["label", str(four_frames), "-o", str(out), "-q", "--kspace", "pppm"]) == 0
@@ -317,7 +304,6 @@ def test_label_kspace_pppm_is_a_stored_setting(four_frames, tmp_path, capsys):
     assert "kspace" in capsys.readouterr().err
 
 
-@needs_data
 def test_sample_interrupted_keeps_frames(tmp_path, capsys, monkeypatch):
     from zifviz import sampling
 

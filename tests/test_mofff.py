@@ -1,7 +1,7 @@
 """MOF-FF for ZIFs through LAMMPS: typing, parameters and energies against the reference input.
 
 Reference: LAMMPS input and data of Castel & Coudert, Chem. Mater. 2023, 35, 4038
-(fxcoudert/citable-data, CC BY 4.0), read from ``../shared/data``; MOF-FF for ZIFs:
+(fxcoudert/citable-data, CC BY 4.0), through :func:`zifviz.datasets.fetch_structure`; MOF-FF for ZIFs:
 Dürholt, Fraux, Coudert, Schmid, JCTC 2019, 15, 2420.
 """
 
@@ -9,26 +9,21 @@ from __future__ import annotations
 
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from ase import Atoms
 
+from zifviz.datasets import REFERENCE_FILES, fetch_structure
 from zifviz.errors import ForceFieldError, PerceptionError, ZifvizError
 from zifviz.lammps_engine import find_libmpi, open_lammps
 from zifviz.mofff import KCALMOL_TO_EV, MOFFF, assign_types, label
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-REF_DIR = DATA / "mofff" / "castel2023_zif4"
-REF_DATA = REF_DIR / "ZIF-4_supercell111.data"
-REF_INPUT = REF_DIR / "ZIF-4_supercell111.in"
-CIFS = sorted((DATA / "structures").glob("*/*.cif"))
+# The public reference files (mirror or address, SHA-256 checked); never skipped silently.
+REF_DATA = fetch_structure("mofff/castel2023_zif4/ZIF-4_supercell111.data")
+REF_INPUT = fetch_structure("mofff/castel2023_zif4/ZIF-4_supercell111.in")
+CIFS = [fetch_structure(name) for name in REFERENCE_FILES if name.endswith(".cif")]
 REF_TOTAL_KCAL = -361.5948  # published in the data README (run 0 of the reference input)
-
-needs_data = pytest.mark.skipif(
-    not REF_DATA.is_file(), reason=f"shared reference data not found at {DATA}"
-)
 
 
 def _reference_input_text() -> str:
@@ -97,14 +92,12 @@ def test_lammps_starts_without_setup():
         lmp.close()
 
 
-@needs_data
 def test_reference_run_matches_published_number(reference_run):
     total, per_atom = reference_run
     assert total == pytest.approx(REF_TOTAL_KCAL, abs=1e-4)
     assert per_atom.sum() == pytest.approx(total, rel=1e-12)  # Ewald per-atom energies included
 
 
-@needs_data
 def test_typing_reproduces_reference_topology(zif4):
     typed = assign_types(zif4)
     assert np.array_equal(typed.types, zif4.arrays["type"])
@@ -129,7 +122,6 @@ def test_typing_reproduces_reference_topology(zif4):
         assert canon(mine, kind) == canon(ref[kind], kind), kind
 
 
-@needs_data
 def test_energies_match_reference(zif4, reference_run):
     ref_total, ref_per_atom = reference_run
     labelled = label(zif4)
@@ -143,7 +135,6 @@ def test_energies_match_reference(zif4, reference_run):
     assert labelled.info["forcefield"] == "MOF-FF"
 
 
-@needs_data
 def test_any_cell_orientation_and_shape(zif4):
     """A rotated cell described by other (skewed) lattice vectors gives the same energy
     (to the Ewald accuracy, since LAMMPS picks k-vectors per box shape)."""
@@ -158,7 +149,6 @@ def test_any_cell_orientation_and_shape(zif4):
     assert labelled.positions == pytest.approx(other.positions)  # untouched copy
 
 
-@pytest.mark.skipif(not CIFS, reason=f"no CIF files under {DATA / 'structures'}")
 @pytest.mark.parametrize("path", CIFS, ids=lambda p: p.name)
 def test_label_every_cif(path):
     import ase.io
@@ -185,13 +175,12 @@ def test_label_every_cif(path):
     assert e.sum() == pytest.approx(labelled.info["energy"], rel=1e-9, abs=1e-9)
 
 
-@pytest.mark.skipif(not (DATA / "structures" / "gaillac2020").is_dir(), reason="glass CIFs not found")
 def test_undercoordinated_zn_glass_is_supported():
     import ase.io
 
     from zifviz.topology import perceive
 
-    path = DATA / "structures" / "gaillac2020" / "ZIF4_15glass02.cif"
+    path = fetch_structure("structures/gaillac2020/ZIF4_15glass02.cif")
     atoms = ase.io.read(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -204,7 +193,6 @@ def test_undercoordinated_zn_glass_is_supported():
     assert np.isfinite(label(atoms, topo).info["energy"])
 
 
-@needs_data
 def test_setup_leaves_live_lammps_for_md(zif4):
     ff = MOFFF()
     lmp = ff.setup(zif4)
@@ -224,7 +212,6 @@ def test_setup_leaves_live_lammps_for_md(zif4):
         ff.energies()
 
 
-@needs_data
 def test_write_inputs_run_standalone(zif4, tmp_path, monkeypatch, reference_run):
     script = MOFFF().write_inputs(zif4, tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -249,7 +236,6 @@ def test_bad_input_gives_clear_errors():
         assign_types(Atoms("ZnO", cell=[5] * 3, pbc=True), FakeTopology())
 
 
-@needs_data
 def test_non_periodic_structure_is_rejected(zif4):
     from zifviz.topology import perceive
 
@@ -273,7 +259,6 @@ def md_frames(zif4):
                   pdamp_fs=50, progress=False)
 
 
-@needs_data
 def test_calculator_reused_equals_fresh_setup(md_frames):
     from zifviz.mofff import MOFFFCalculator, label_frames
 
@@ -292,7 +277,6 @@ def test_calculator_reused_equals_fresh_setup(md_frames):
         assert mine.positions == pytest.approx(frame.positions)
 
 
-@needs_data
 def test_calculator_matches_reference(zif4, reference_run):
     from zifviz.mofff import MOFFFCalculator
 
@@ -306,7 +290,6 @@ def test_calculator_matches_reference(zif4, reference_run):
     atoms.calc.close()
 
 
-@needs_data
 def test_calculator_forces_and_stress_are_derivatives(md_frames):
     """Forces = -dE/dx and stress = dE/dε / V (ASE's convention) by central differences,
     on a skewed, rotated cell (LAMMPS works in its own rotated frame)."""
@@ -346,7 +329,6 @@ def test_calculator_forces_and_stress_are_derivatives(md_frames):
     calc.close()
 
 
-@needs_data
 def test_calculator_checks_reuse(zif4):
     """A frame that does not fit the last topology is perceived anew (right energy) or, with a
     fixed topology, refused: never a silent wrong energy."""
@@ -380,7 +362,6 @@ def test_calculator_checks_reuse(zif4):
     fixed.close()
 
 
-@needs_data
 def test_label_uses_calculator_and_mofff_reuses_it(md_frames):
     from zifviz.mofff import MOFFFCalculator
 
@@ -397,7 +378,6 @@ def test_label_uses_calculator_and_mofff_reuses_it(md_frames):
     calc.close()
 
 
-@needs_data
 def test_calculator_drives_an_ase_optimiser(zif4):
     """Positions and cell pushed into the same LAMMPS instance at every optimiser step."""
     from ase.filters import FrechetCellFilter
@@ -420,7 +400,6 @@ def test_calculator_drives_an_ase_optimiser(zif4):
     calc.close()
 
 
-@needs_data
 def test_pppm_option_agrees_with_ewald(md_frames):
     from zifviz.mofff import MOFFFCalculator
 

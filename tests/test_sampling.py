@@ -1,30 +1,26 @@
 """Sampling through MOF-FF in LAMMPS: minimisation, NVT/NPT MD, pressure ramps, rattling.
 
-Tiny smoke runs on the 272-atom ZIF-4 cell (Widmer et al. 2019, from ../shared/data).
+Tiny smoke runs on the 272-atom ZIF-4 cell (Widmer et al. 2019, through ``fetch_structure``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import zifviz
+from zifviz.datasets import fetch_structure
 from zifviz.errors import OutputExistsError, ResumeError, ZifvizError
 from zifviz.mofff import MOFFF, label
 from zifviz.sampling import (ATM_PER_MPA, MDSettings, SamplingError, iter_md, minimise,
                              partial_path, pressure_ramp, rattle, run_md)
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-ZIF4 = DATA / "structures" / "widmer2019" / "ZIF4-FixedCell.cif"
+ZIF4 = fetch_structure("structures/widmer2019/ZIF4-FixedCell.cif")  # mirror or address
 INFO_KEYS = {"source", "forcefield", "ensemble", "temperature", "pressure", "step", "timestep",
              "energy"}
-
-pytestmark = pytest.mark.skipif(not ZIF4.is_file(), reason=f"reference data not found at {DATA}")
-
 
 @pytest.fixture(scope="module")
 def zif4():
@@ -53,7 +49,7 @@ def _check_labelled(frame, ensemble):
     assert INFO_KEYS <= set(frame.info), set(frame.info)
     assert frame.info["forcefield"] == "MOF-FF"
     assert frame.info["ensemble"] == ensemble
-    assert frame.info["source"] == "ZIF4-FixedCell.cif"
+    assert frame.info["source"] == ZIF4.name
     e = frame.arrays["energies"]
     assert e.shape == (len(frame),) and np.isfinite(e).all()
     # extxyz stores per-atom values to 1e-8 eV
