@@ -1,10 +1,11 @@
 """MOF-FF through LAMMPS: ``label`` per frame with a reused calculator vs a fresh set-up per
 frame, side by side, and milliseconds per MD step (NVT Nosé–Hoover, 300 K, 0.5 fs).
 
-Runs on the ZIF-4 cell of Castel & Coudert (Chem. Mater. 2023; CC BY 4.0) read from
-``../shared/data`` (272 atoms) and its 2×2×2 (2,176 atoms) and, with ``--big``, 6×6×6
-(58,752 atoms) supercells. Frames are the structure with its cell strained by up to 1 % and
-its atoms displaced by 0.03 Å (a different frame each time, same connectivity)::
+Runs on the ZIF-4 cell of Castel & Coudert (Chem. Mater. 2023; CC BY 4.0; 272 atoms, through
+``zifviz.datasets.fetch_structure`` with ``../shared/data`` as the mirror when present), its
+2×2×2 (2,176 atoms) and, with ``--big``, 6×6×6 (58,752 atoms) supercells. Frames are the
+structure with its cell strained by up to 1 % and its atoms displaced by 0.03 Å (a different
+frame each time, same connectivity)::
 
     python benchmarks/bench_mofff.py [--frames 5] [--steps 200] [--big]
 
@@ -12,13 +13,14 @@ its atoms displaced by 0.03 Å (a different frame each time, same connectivity):
 write a data file, start LAMMPS, ``run 0``. "reused" is :class:`zifviz.mofff.MOFFFCalculator`
 (``label_frames``): a checked topology reuse, new cell and positions pushed into the running
 LAMMPS, ``run 0``; "kspace=pppm" the same with PPPM instead of the reference Ewald sum
-(same accuracy target). The first reused frame (which types and starts LAMMPS) is reported apart;
-the two paths alternate frame by frame so that both see the same load on a shared machine.
+(same accuracy target). The first reused frame (which types and starts LAMMPS) is reported
+apart; the paths alternate frame by frame so that all see the same load on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -26,11 +28,11 @@ import ase.io
 import numpy as np
 from ase import Atoms
 
+from zifviz.datasets import fetch_structure
 from zifviz.mofff import MOFFF, MOFFFCalculator, assign_types
 from zifviz.topology import perceive
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-REFERENCE = DATA / "mofff" / "castel2023_zif4" / "ZIF-4_supercell111.data"
+REFERENCE_NAME = "mofff/castel2023_zif4/ZIF-4_supercell111.data"
 
 
 def frames_of(atoms: Atoms, n: int, seed: int = 0) -> list[Atoms]:
@@ -122,7 +124,11 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--big", action="store_true", help="also the 6x6x6 cell (58,752 atoms)")
     args = parser.parse_args()
-    ref = ase.io.read(REFERENCE, format="lammps-data", atom_style="full", units="real")
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    if shared.is_dir():  # offline mirror beside the repository, as the tests use
+        os.environ.setdefault("ZIFVIZ_DATA_MIRROR", str(shared))
+    reference = fetch_structure(REFERENCE_NAME)
+    ref = ase.io.read(reference, format="lammps-data", atom_style="full", units="real")
     cell = Atoms(ref.numbers, positions=ref.positions, cell=ref.cell, pbc=True)
     sizes = [("1x1x1", cell), ("2x2x2", cell.repeat(2))]
     if args.big:
