@@ -191,7 +191,7 @@ def test_hard_crash_leaves_old_file_and_finished_frames(tmp_path):
             w = FrameWriter({str(out)!r})
             for k in range(2):
                 w.write(Atoms("H2", positions=[[0, 0, k], [0, 0, k + 1]], cell=[5, 5, 5], pbc=True))
-            w._fh.write("2\\nLattice=")  # dies while writing frame 2
+            w._fh.write(b"2\\nLattice=")  # dies while writing frame 2
             w._fh.flush()
             os._exit(9)
     """)
@@ -203,3 +203,30 @@ def test_hard_crash_leaves_old_file_and_finished_frames(tmp_path):
     assert w.n_done == 2 and w.last.positions[0, 2] == 1.0
     w.finish()
     assert len(list(zifviz.iread(out))) == 2
+
+
+def test_interrupt_while_writing_a_frame_leaves_no_half_frame(tmp_path, monkeypatch):
+    """Ctrl-C (or a full disk) in the middle of a frame: the frames before it stay, whole."""
+    out = tmp_path / "run.extxyz"
+    w = FrameWriter(out)
+    w.write(_frame(0))
+    size = partial_path(out).stat().st_size
+
+    class Interrupted:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def write(self, data):
+            self.fh.write(data[: len(data) // 2])  # half the frame reaches the file
+            raise KeyboardInterrupt
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+    monkeypatch.setattr(w, "_fh", Interrupted(w._fh))
+    with pytest.raises(KeyboardInterrupt):
+        w.write(_frame(1))
+    w._fh = w._fh.fh
+    w.close()
+    assert partial_path(out).stat().st_size == size
+    assert len(zifviz.Trajectory(partial_path(out))) == 1

@@ -12,6 +12,7 @@ Frames are located with the one (ext)xyz scanner of :mod:`zifviz.frames`.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -197,7 +198,7 @@ class FrameWriter:
                 "output file exists; pass overwrite=True to replace it when the new run has "
                 "finished, or resume=True to extend it", str(self.output))
         self._store_settings()
-        self._fh = open(self.partial, "w", encoding="utf-8")
+        self._fh = open(self.partial, "wb")
 
     def _resume(self, source: Path) -> None:
         self._check_settings(source)
@@ -217,7 +218,7 @@ class FrameWriter:
             os.fsync(fh.fileno())
         if self.settings is not None and not self.settings_file.exists():
             self._store_settings()
-        self._fh = open(self.partial, "a", encoding="utf-8")
+        self._fh = open(self.partial, "ab")
 
     def _store_settings(self) -> None:
         if self.settings is None:
@@ -250,9 +251,18 @@ class FrameWriter:
 
         if self._fh is None or self._fh.closed:
             raise ValueError(f"FrameWriter for {self.output} is closed")
-        ase.io.write(self._fh, atoms, format="extxyz")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        text = io.StringIO()
+        ase.io.write(text, atoms, format="extxyz")
+        data = text.getvalue().encode("utf-8")
+        start = self._fh.tell()
+        try:
+            self._fh.write(data)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except BaseException:  # Ctrl-C or a full disk mid-frame: no half frame stays behind
+            self._fh.truncate(start)
+            self._fh.flush()
+            raise
         self.n_frames += 1
         self.last = atoms.copy()
 
