@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     s["seconds"] = round(time.perf_counter() - t0, 1)
     s["seed_000"] = SEED_000
     print(f"{args.path}: {s['n_environments']} Zn environments, {s['n_frameworks']} frameworks; "
-          f"fitted {s['n_used']} (ε_local within {args.max_local} eV of the lowest), "
+          f"fitted {s['n_used']} (ε_local within {args.max_local} eV of relaxed ZIF-zni), "
           f"{args.folds}-fold CV grouped by framework, {s['seconds']} s")
     print(f"spread (std): ε_local {s['spread_eps_local_std']:.3f} eV, ε_Zn "
           f"{s['spread_eps_zn_std']:.3f} eV; fitted set std {s['used_std']:.3f} eV")
