@@ -260,3 +260,11 @@ def test_build_demo_set_hook(tmp_path):
     assert report["n_frames"] == again["n_frames"] > 0
     assert ((tmp_path / "again.extxyz.gz").read_bytes()
             == (tmp_path / "energies-smoke.extxyz.gz").read_bytes())
+
+
+def test_a_framework_over_the_time_limit_is_dropped(tmp_path):
+    fws = _small_inputs()[:1]
+    hzif.build(tmp_path / "t", "smoke", inputs=fws, max_seconds=0.05, progress=False)
+    report = json.loads((tmp_path / "t" / "report.json").read_text())
+    assert report["n_frameworks"] == 0
+    assert "longer than 0.05 s" in report["dropped"][fws[0].code]

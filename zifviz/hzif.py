@@ -47,9 +47,12 @@ import io
 import json
 import logging
 import os
+import signal
+import threading
 import time
 import warnings
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,6 +243,31 @@ def _seed(base: int, *parts) -> int:
     return zlib.crc32(":".join(map(str, (base,) + parts)).encode()) & 0x7FFFFFFF
 
 
+class FrameworkTimeout(TimeoutError):
+    """A framework took longer than the build's ``max_seconds``."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None, code: str):
+    """Raise :class:`FrameworkTimeout` once ``seconds`` have passed (checked whenever Python
+    runs, e.g. between LAMMPS minimisation chunks); only in the main thread of a process."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise FrameworkTimeout(f"{code}: took longer than {seconds:g} s (dropped; raise "
+                               "max_seconds to keep it)")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def build_framework(fw: Framework, settings: dict) -> tuple[list[Atoms], Atoms | None, dict]:
     """Run the pipeline on one framework: ``(labelled frames, relaxed structure, summary)``.
 
@@ -380,11 +408,19 @@ def _safe(code: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in code)
 
 
-def _run_one(fw: Framework, settings: dict, folder: str) -> dict:
+def _run_one(fw: Framework, settings: dict, folder: str, max_seconds: float | None = None) -> dict:
     """Build one framework and write its result files atomically (the summary last)."""
     from .storage import atomic_write
 
-    frames, relaxed, summary = build_framework(fw, settings)
+    t0 = time.perf_counter()
+    try:
+        with _time_limit(max_seconds, fw.code):
+            frames, relaxed, summary = build_framework(fw, settings)
+    except FrameworkTimeout as exc:
+        frames, relaxed = [], None
+        summary = {"framework": fw.code, "framework_source": fw.source, "status": "dropped",
+                   "n_t": fw.n_t, "reason": str(exc),
+                   "seconds": round(time.perf_counter() - t0, 2)}
     base = Path(folder) / _safe(fw.code)
     with atomic_write(f"{base}.extxyz") as fh:
         fh.write(_write_extxyz_text(frames))
@@ -407,7 +443,8 @@ def _settings(size: str, n_batches: int | None, seed: int, fmax: float, max_step
 def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
           n_jobs: int = 1, client=None, inputs: list[Framework] | None = None,
           n_batches: int | None = None, seed: int = 0, fmax: float = 0.05,
-          max_steps: int = 3000, progress: bool = True) -> Path:
+          max_steps: int = 3000, max_seconds: float | None = None,
+          progress: bool = True) -> Path:
     """Build the data set of ``size`` (:data:`SIZES`) into the folder ``out``.
 
     Writes ``out/frameworks/<code>.{extxyz,relaxed.extxyz,json}`` per framework as each one
@@ -415,7 +452,9 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
     ``out/report.json``. ``resume=True`` skips frameworks already done (the settings must be
     the same); without it an existing build is refused. ``n_jobs`` processes work in
     parallel, or ``client`` (a Dask ``Client`` or any object with ``submit``) runs them.
-    ``inputs`` replaces the frameworks of ``size`` (see :func:`frameworks`).
+    ``inputs`` replaces the frameworks of ``size`` (see :func:`frameworks`). A framework
+    taking longer than ``max_seconds`` (e.g. a relaxation crawling for half an hour) is
+    dropped with that reason; the limit is not part of the settings compared on resume.
     """
     from tqdm.auto import tqdm
 
@@ -460,7 +499,8 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
 
                 own = executor = ProcessPoolExecutor(max_workers=n_jobs)
             try:
-                futures = [executor.submit(_run_one, fw, settings, str(folder)) for fw in todo]
+                futures = [executor.submit(_run_one, fw, settings, str(folder), max_seconds)
+                           for fw in todo]
                 for fut in futures:
                     s = fut.result()
                     bar.set_postfix_str(f"{s['framework']} {s['status']}", refresh=False)
@@ -470,7 +510,7 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
                     own.shutdown(cancel_futures=True)
         else:
             for fw in todo:
-                s = _run_one(fw, settings, str(folder))
+                s = _run_one(fw, settings, str(folder), max_seconds)
                 bar.set_postfix_str(f"{s['framework']} {s['status']}", refresh=False)
                 bar.update(1)
     finally:
@@ -605,7 +645,8 @@ def assemble(out: str | os.PathLike, codes: list[str], *, skipped: dict | None =
 
 
 def build_demo_set(path: str | os.PathLike, size: str = "demo", *, work_dir, n_jobs: int = 1,
-                   client=None, resume: bool = True, progress: bool = True) -> dict:
+                   client=None, resume: bool = True, max_seconds: float | None = 600.0,
+                   progress: bool = True) -> dict:
     """Build the ``energies`` demo set of ``size`` and copy it to ``path``: the hook for
     ``zifviz build-demo``. ``work_dir`` keeps the per-framework results (resumable; reuse
     it to regenerate the same file). Returns the build report (counts, drops, duplicates,
@@ -616,7 +657,7 @@ def build_demo_set(path: str | os.PathLike, size: str = "demo", *, work_dir, n_j
 
     work = Path(work_dir)
     built = build(work, size, resume=resume and (work / "settings.json").exists(),
-                  n_jobs=n_jobs, client=client, progress=progress)
+                  n_jobs=n_jobs, client=client, max_seconds=max_seconds, progress=progress)
     with atomic_write(path, "wb") as fh, open(built, "rb") as src:
         shutil.copyfileobj(src, fh)
     return json.loads((work / "report.json").read_text())
@@ -787,6 +828,8 @@ def main(argv=None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue a build in --out")
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--n-batches", type=int, default=None)
+    parser.add_argument("--max-seconds", type=float, default=600.0,
+                        help="drop a framework that takes longer (default 600 s)")
     parser.add_argument("--check", action="store_true",
                         help="then fit a quick model per level and print the figures")
     args = parser.parse_args(argv)
@@ -794,7 +837,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     try:
         path = build(args.out, args.size, resume=args.resume, n_jobs=args.n_jobs,
-                     n_batches=args.n_batches)
+                     n_batches=args.n_batches, max_seconds=args.max_seconds)
     except ZifvizError as exc:
         print(f"error: {exc}")
         return 2
