@@ -417,6 +417,11 @@ def test_large_structure_positions_go_as_binary(zif4, monkeypatch):
     topo = zifviz.perceive(big)
     viewer = StructureViewer(_trajectory(big, 2), topology=topo, level="A")
     sent = Sent(viewer, monkeypatch)
+    # 8,640 atomistic bonds: drawn as lines; the 864 Zn–Zn sticks as cylinders
+    styles = {c["level"]: c["bond_style"] for c, _ in sent.of("level")}
+    assert styles == {"atomistic": "lines", "AB2": "cylinders", "A": "cylinders"}
+    with pytest.raises(zifviz.ZifvizError):
+        StructureViewer(atoms, bonds="tubes")
     sent.clear()
     viewer.frame = 1
     sizes = {c["level"]: len(bytes(b[0])) for c, b in sent.of("frame")}

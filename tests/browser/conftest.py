@@ -20,6 +20,7 @@ A new widget test only needs ``open_notebook`` and the helpers on :class:`Notebo
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -183,6 +184,14 @@ class LabServer:
 @pytest.fixture(scope="session")
 def lab_server(chromium_executable, artifacts_dir):
     """A headless ``jupyter lab`` serving the repository, for the whole session."""
+    with running_lab(artifacts_dir) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_lab(artifacts_dir: Path):
+    """Start ``jupyter lab`` (private settings, random token and port); stop it on exit.
+    Also used outside pytest (benchmarks/bench_viewer.py)."""
     token = secrets.token_hex(16)
     port = _free_port()
     tmp = Path(tempfile.mkdtemp(prefix="zifviz-lab-"))
@@ -214,14 +223,15 @@ def lab_server(chromium_executable, artifacts_dir):
         deadline = time.monotonic() + 90
         while True:
             if process.poll() is not None:
-                pytest.fail(f"jupyter lab exited with {process.returncode}; see {log_path}:\n"
-                            + log_path.read_text()[-3000:])
+                raise RuntimeError(f"jupyter lab exited with {process.returncode}; see "
+                                   f"{log_path}:\n" + log_path.read_text()[-3000:])
             try:
                 server.api("status")
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not answer /api/status in 90 s; see {log_path}")
+                    raise RuntimeError(f"jupyter lab did not answer /api/status in 90 s; "
+                                       f"see {log_path}")
                 time.sleep(0.3)
         yield server
     finally:
@@ -238,12 +248,18 @@ def lab_server(chromium_executable, artifacts_dir):
 @pytest.fixture(scope="session")
 def browser(chromium_executable):
     """Playwright Chromium from ``chromium_executable`` (Playwright never downloads one)."""
+    with running_browser(chromium_executable) as b:
+        yield b
+
+
+@contextlib.contextmanager
+def running_browser(executable: str = str(CHROMIUM)):
+    """Playwright's Chromium on ``executable`` (headless, SwiftShader WebGL)."""
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS,
-                              headless=True)
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         try:
             yield b
         finally:
@@ -270,7 +286,11 @@ class NotebookPage:
     # -- opening
     def open(self, timeout: float = 60):
         page = self.page
-        page.goto(self.server.url(f"lab/tree/{self.path}"), timeout=timeout * 1000)
+        # a workspace of its own: JupyterLab would otherwise reopen the notebooks of earlier
+        # tests (same server) next to this one
+        workspace = re.sub(r"[^A-Za-z0-9_-]+", "-", self.name) + "-" + secrets.token_hex(3)
+        page.goto(self.server.url(f"lab/workspaces/{workspace}/tree/{self.path}"),
+                  timeout=timeout * 1000)
         page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for(timeout=timeout * 1000)
         self.accept_kernel_dialog()
         self.wait_kernel_idle(timeout)
@@ -299,8 +319,9 @@ class NotebookPage:
                 pass
 
     def wait_kernel_idle(self, timeout: float = 60):
+        # attached, not visible: a narrow toolbar may hide the indicator
         self.page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")\
-            .first.wait_for(timeout=timeout * 1000)
+            .first.wait_for(state="attached", timeout=timeout * 1000)
 
     # -- running
     def run_all(self, timeout: float = 120) -> float:
@@ -308,15 +329,32 @@ class NotebookPage:
         Returns the seconds it took; fails on an error output."""
         page = self.page
         t0 = time.monotonic()
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).first.click()
-        page.locator(".lm-Menu-item[data-command='runmenu:run-all'], "
-                     ".lm-Menu-item[data-command='notebook:run-all-cells']").first.click()
+
+        def click_run_all():
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).first.click()
+            page.locator(".lm-Menu-item[data-command='runmenu:run-all'], "
+                         ".lm-Menu-item[data-command='notebook:run-all-cells']").first.click()
+
+        click_run_all()
         prompts = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt")
         deadline = t0 + timeout
+        retried = False
         while True:
             texts = [t.strip() for t in prompts.all_inner_texts()]
             if texts and all(re.fullmatch(r"\[\d+\]:", t) for t in texts):
                 break
+            if not retried and time.monotonic() - t0 > 15 and all(t == "[ ]:" for t in texts):
+                # the click came before the notebook was ready (nothing queued): once more
+                self.screenshot_page("run-all-not-started")
+                self.close_toasts()
+                page.keyboard.press("Escape")
+                click_run_all()
+                retried = True
+            if "[*]:" not in texts and self.error_outputs():
+                break  # a cell failed: the others will not run
+            if os.environ.get("ZIFVIZ_BROWSER_DEBUG") and int(time.monotonic() - t0) % 20 == 0:
+                print("run_all prompts:", texts, flush=True)
+                self.screenshot_page("run-all-progress")
             if time.monotonic() > deadline:
                 self.screenshot_page("run-all-timeout")
                 raise AssertionError(f"cells did not finish in {timeout} s: prompts {texts}")
@@ -372,7 +410,7 @@ class NotebookPage:
         return png, stats
 
     def click_and_time_redraw(self, button, canvas, marker=None, timeout: float = 10,
-                              settle: float = 1.0) -> dict:
+                              settle: float = 1.0, key: str | None = None) -> dict:
         """Click ``button`` and time, inside the page, what happens to ``canvas`` (seconds
         after the click, from ``requestAnimationFrame`` and a small copy of the canvas):
 
@@ -384,11 +422,14 @@ class NotebookPage:
         ``first_change``, ``last_change``  (NGL re-renders anti-aliased ~0.5 s after the
                           scene changed; ``last_change`` includes that refinement);
         ``received``, ``built``  when the widget got the new scene and had built it (marker).
+
+        With ``key`` (e.g. ``"ArrowRight"``), ``button`` gets that key press (keydown) instead
+        of a click (e.g. the handle of a slider).
         """
         button.scroll_into_view_if_needed()
         canvas.scroll_into_view_if_needed()
         return self.page.evaluate(
-            """async ([button, canvas, marker, timeout, settle]) => {
+            """async ([button, canvas, marker, timeout, settle, key]) => {
                 const w = 96, h = Math.max(1, Math.round(96 * canvas.height / canvas.width));
                 const copy = document.createElement('canvas');
                 copy.width = w; copy.height = h;
@@ -406,7 +447,12 @@ class NotebookPage:
                 const serial0 = marker ? marker.dataset.zifvizDrawn : null;
                 let cur = snap();
                 const t0 = performance.now();
-                button.click();
+                if (key) {
+                    button.focus();
+                    button.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
+                } else {
+                    button.click();
+                }
                 let first = null, last = null, complete = null, builtSeen = !marker;
                 while (performance.now() - t0 < timeout * 1000) {
                     await frame();
@@ -431,7 +477,7 @@ class NotebookPage:
                         changed: first !== null};
             }""",
             [button.element_handle(), canvas.element_handle(),
-             marker.element_handle() if marker is not None else None, timeout, settle])
+             marker.element_handle() if marker is not None else None, timeout, settle, key])
 
     def save_console(self):
         (self.artifacts / f"{self.name}-console.log").write_text("\n".join(self.console))

@@ -4,11 +4,12 @@
 // `NGL` the NGL module. It installs a listener for the viewer's own messages, which carry
 // data only (JSON + binary buffers, never code):
 //
-//   {zifviz: "level", level, version, n, radius_by_element, bond_radius}
+//   {zifviz: "level", level, version, n, radius_by_element, bond_radius, bond_style}
 //        + buffers [numbers u8, positions f32, pairs u32, shifts i16, cell f32, color index u16]
 //        builds (once per level and version) one NGL structure component drawn as spheres,
 //        coloured by a scheme that reads the index array, and one shape with the bonds
-//        (each as two half bonds: periodic bonds look right at the cell edges) and the cell;
+//        (each as two half bonds: periodic bonds look right at the cell edges; cylinders, or
+//        lines for big systems) and the cell;
 //   {zifviz: "frame", level, frame, serial, has: {...}}  + buffers positions f32, shifts i16,
 //        cell f32 and, when they changed, pairs u32 / colour index u16:
 //        updates the positions in place (structure.updatePosition); hidden levels keep the
@@ -27,7 +28,13 @@
                              chain: Promise.resolve(), labels: {}, fitted: false};
   el.zifvizStage = stage;
   el.zifvizState = S;
+  el.zifvizNGL = NGL;
   stage.setParameters({cameraType: "orthographic"});
+  // a left click picks (reported to Python) without moving the camera; the middle button
+  // still centres on the atom clicked (NGL's default)
+  if (stage.mouseControls && stage.mouseControls.remove) {
+    stage.mouseControls.remove("clickPick-left");
+  }
 
   const view32 = (b, T) => {
     if (!b) { return new T(0); }
@@ -104,7 +111,13 @@
     const shape = new NGL.Shape("zifviz bonds " + L.level, {});
     const hb = halfBonds(L), col = bondColors(L), nh = hb.p1.length / 3;
     L.bondBuffer = null;
-    if (nh > 0) {
+    if (nh > 0 && L.bondStyle === "lines") {
+      // big systems: sticks would be thinner than a pixel, and cylinders cost ~10 us each
+      // to render in software WebGL; lines look the same there and cost ~1 us
+      L.bondBuffer = new NGL.WidelineBuffer({position1: hb.p1, position2: hb.p2, color: col,
+        color2: col}, {linewidth: L.lineWidth});
+      shape.addBuffer(L.bondBuffer);
+    } else if (nh > 0) {
       L.bondBuffer = new NGL.CylinderBuffer({position1: hb.p1, position2: hb.p2, color: col,
         color2: col, radius: new Float32Array(nh).fill(L.bondRadius)});
       shape.addBuffer(L.bondBuffer);
@@ -143,6 +156,7 @@
       pairs: view32(bufs[2], Uint32Array), shifts: view32(bufs[3], Int16Array),
       cell: view32(bufs[4], Float32Array), index: view32(bufs[5], Uint16Array),
       colors: (msg.palette || []).map(hexToInt), bondRadius: msg.bond_radius, frame: msg.frame,
+      bondStyle: msg.bond_style || "cylinders", lineWidth: msg.line_width || 2,
       comp: null, shapeComp: null, highlight: null,
     };
     const blob = new Blob([pdbText(L.numbers, L.positions)], {type: "text/plain"});
@@ -162,7 +176,7 @@
         buildShape(L);
         stage.tasks.onZeroOnce(() => {
           L.ready = true;
-          if (L.pending) { applyFrame(L, L.pending.msg, L.pending.bufs); L.pending = null; }
+          if (L.pending) { const f = L.pending; L.pending = null; applyFrame(L, f); }
           showWanted();
           resolve();
         });
@@ -177,19 +191,29 @@
   };
 
   // --- frames and colours
-  const applyFrame = (L, msg, bufs) => {
+  // a frame message as arrays; a newer frame keeps the pairs / colours of an older one that
+  // was not drawn yet (hidden level) unless it brings its own
+  const parseFrame = (msg, bufs, older) => {
     let k = 0;
-    L.positions = view32(bufs[k++], Float32Array);
-    L.shifts = view32(bufs[k++], Int16Array);
-    L.cell = view32(bufs[k++], Float32Array);
-    if (msg.has.pairs) { L.pairs = view32(bufs[k++], Uint32Array); }
-    let colorsToo = false;
-    if (msg.has.index) {
-      L.index = view32(bufs[k++], Uint16Array);
-      L.colors = msg.palette.map(hexToInt);
-      colorsToo = true;
+    const f = {frame: msg.frame, positions: view32(bufs[k++], Float32Array),
+               shifts: view32(bufs[k++], Int16Array), cell: view32(bufs[k++], Float32Array)};
+    if (msg.has.pairs) { f.pairs = view32(bufs[k++], Uint32Array); }
+    if (msg.has.index) { f.index = view32(bufs[k++], Uint16Array); f.palette = msg.palette; }
+    if (older) {
+      if (!f.pairs && older.pairs) { f.pairs = older.pairs; }
+      if (!f.index && older.index) { f.index = older.index; f.palette = older.palette; }
     }
-    L.frame = msg.frame;
+    return f;
+  };
+
+  const applyFrame = (L, f) => {
+    L.positions = f.positions;
+    L.shifts = f.shifts;
+    L.cell = f.cell;
+    if (f.pairs) { L.pairs = f.pairs; }
+    const colorsToo = Boolean(f.index);
+    if (colorsToo) { L.index = f.index; L.colors = f.palette.map(hexToInt); }
+    L.frame = f.frame;
     L.comp.structure.updatePosition(L.positions);
     L.comp.updateRepresentations(colorsToo ? {position: true, color: true} : {position: true});
     updateShape(L, colorsToo);
@@ -239,7 +263,7 @@
     const want = S.levels[S.wanted];
     if (!want || !want.ready) { return; }
     if (want.pendingFrame) {
-      const pf = want.pendingFrame; want.pendingFrame = null; applyFrame(want, pf.msg, pf.bufs);
+      const f = want.pendingFrame; want.pendingFrame = null; applyFrame(want, f);
     }
     for (const L of Object.values(S.levels)) {
       const on = L === want;
@@ -265,8 +289,7 @@
     if (L.highlight) { L.comp.removeRepresentation(L.highlight); L.highlight = null; }
     if (indices.length) {
       L.highlight = L.comp.addRepresentation("spacefill", {
-        sele: "@" + indices.join(","), color: "#ffd700", opacity: 0.5,
-        radiusType: "size", radiusSize: radius});
+        sele: "@" + indices.join(","), color: "#ffc400", radiusType: "size", radiusSize: radius});
       L.highlight.setVisibility(L.on);
     }
     el.dataset.zifvizHighlighted = String(indices.length);
@@ -308,9 +331,13 @@
         return;
       case "frame":
         if (!L) { return; }
-        if (!L.ready) { L.pending = {msg, bufs}; return; }
-        if (L.level !== S.shown) { L.pendingFrame = {msg, bufs}; L.frame = msg.frame; return; }
-        applyFrame(L, msg, bufs);
+        if (!L.ready) { L.pending = parseFrame(msg, bufs, L.pending); return; }
+        if (L.level !== S.shown) {
+          L.pendingFrame = parseFrame(msg, bufs, L.pendingFrame);
+          L.frame = msg.frame;
+          return;
+        }
+        applyFrame(L, parseFrame(msg, bufs, null));
         stage.tasks.onZeroOnce(() => {
           el.dataset.zifvizFrame = String(msg.frame);
           el.dataset.zifvizDrawn = String(++S.serial);
@@ -321,6 +348,7 @@
         if (!L) { return; }
         S.chain = S.chain.then(() => {
           if (S.levels[msg.level] !== L || !L.ready) { return; }
+          if (L.pendingFrame) { delete L.pendingFrame.index; }  // these colours are newer
           applyColors(L, msg, bufs);
           if (L.level === S.shown) { el.dataset.zifvizDrawn = String(++S.serial); mark("zifvizDrawnAt"); }
         });
@@ -341,7 +369,9 @@
       case "focus":
         S.chain = S.chain.then(() => {
           const Lf = S.levels[msg.level];
-          if (Lf && Lf.ready) { Lf.comp.autoView("@" + msg.index, 300); }
+          if (Lf && Lf.ready) {
+            Lf.comp.autoView("@" + (msg.around || [msg.index]).join(","), 300);
+          }
           el.dataset.zifvizFocused = String(msg.index);
         });
         return;

@@ -39,6 +39,9 @@ LEVELS = {LEVEL_LABELS[k]: k for k in ("atomistic", "AB2", "A")}
 # frames sampled to fix the colour range of a numeric array over a trajectory
 _RANGE_FRAMES = 20
 _STATIC_COLORS = ("element", "bead")
+#: with bonds="auto", levels with more bonds than this draw them as lines (cylinders would be
+#: thinner than a pixel there, and cost ~10x more to render in software WebGL)
+LINE_BONDS = 4000
 
 
 def browser_code() -> str:
@@ -87,6 +90,9 @@ class StructureViewer(widgets.VBox):
         once over up to 20 frames spread over the trajectory, so frames are comparable.
     height:
         CSS height of the 3D view.
+    bonds:
+        ``"cylinders"``, ``"lines"``, or ``"auto"``: lines for levels with more than
+        :data:`LINE_BONDS` bonds (e.g. a 3x3x3 ZIF-4 supercell atomistic).
 
     Attributes
     ----------
@@ -103,9 +109,12 @@ class StructureViewer(widgets.VBox):
                  color_by: str | None = None, n_bins: int = DEFAULT_BINS,
                  height: str = "420px", palette=None, categories=None,
                  vmin: float | None = None, vmax: float | None = None,
-                 fixed_range: bool = True):
+                 fixed_range: bool = True, bonds: str = "auto"):
         import nglview
 
+        if bonds not in ("auto", "cylinders", "lines"):
+            raise ZifvizError(f"bonds must be 'auto', 'cylinders' or 'lines', not {bonds!r}")
+        self.bonds = bonds
         self.scene = SceneModel(structure, topology)
         level = normalise_level(level)
         self.n_bins, self.palette, self.vmin, self.vmax = n_bins, palette, vmin, vmax
@@ -319,7 +328,8 @@ class StructureViewer(widgets.VBox):
         if had is None or had["version"] != version:
             self._post({"zifviz": "level", "level": level, "version": version, "frame": frame,
                         "n": st.n, "radius_by_element": st.radius_by_element(),
-                        "bond_radius": BOND_RADII[level], "palette": mapping.palette},
+                        "bond_radius": BOND_RADII[level], "bond_style": self._bond_style(geo),
+                        "line_width": 2, "palette": mapping.palette},
                        [_b(st.numbers, np.uint8), _b(geo.positions, "<f4"),
                         _b(geo.pairs, "<u4"), _b(shifts, "<i2"),
                         _b(geo.cell, "<f4"), _b(mapping.index, "<u2")])
@@ -339,6 +349,11 @@ class StructureViewer(widgets.VBox):
             return
         self._browser[level] = {"version": version, "frame": frame, "pairs": pairs_key,
                                 "colors": mapping.key}
+
+    def _bond_style(self, geo) -> str:
+        if self.bonds != "auto":
+            return self.bonds
+        return "lines" if len(geo.pairs) > LINE_BONDS else "cylinders"
 
     def _sync(self, show: bool = False, fit: bool = False):
         """Send what the browser lacks: the current level first, then the others."""
@@ -487,8 +502,8 @@ class StructureViewer(widgets.VBox):
         return pos[zn].tolist()
 
     def highlight(self, indices=None, *, zn=None, level: str | None = None):
-        """Mark items (atoms or beads of ``level``, default the current one) or the Zn with
-        ranks ``zn`` at every level; ``highlight()`` clears."""
+        """Draw items (atoms or beads of ``level``, default the current one), or the Zn with
+        ranks ``zn`` at every level, as slightly larger gold spheres; ``highlight()`` clears."""
         if zn is not None:
             targets = {lv: self._items_of_zn(lv, zn) for lv in self.scene.levels()}
         else:
@@ -504,7 +519,7 @@ class StructureViewer(widgets.VBox):
 
     def _send_highlight(self, level: str, idx: list[int]):
         if self.view.loaded:
-            radius = 1.3 * float(self.scene.static(level, self.frame).radii.max(initial=0.5))
+            radius = 1.15 * float(self.scene.static(level, self.frame).radii.max(initial=0.5))
             self._post({"zifviz": "highlight", "level": level, "indices": idx,
                         "radius": radius})
 
@@ -513,4 +528,9 @@ class StructureViewer(widgets.VBox):
         (index,) = self._items_of_zn(self.level, [zn])
         self.highlight(zn=[zn])
         if self.view.loaded:
-            self._post({"zifviz": "focus", "level": self.level, "index": int(index)})
+            # frame the Zn with its bonded neighbours (a Zn alone would fill the view)
+            pairs = self.scene.geometry(self.frame, self.level).pairs
+            near = np.unique(np.concatenate([[index], pairs[pairs[:, 0] == index, 1],
+                                             pairs[pairs[:, 1] == index, 0]]))
+            self._post({"zifviz": "focus", "level": self.level, "index": int(index),
+                        "around": near.astype(int).tolist()})
