@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from zifviz.hzif import PROCEDURES, learning_check
+from zifviz.hzif import PROCEDURES, SOAP_SETTINGS, learning_check
 from zifviz.storage import atomic_write
 
 SEED_000 = {"atomistic": 0.042, "AB2": 0.065, "A": 0.150}  # eV, GPR, 5-fold CV
@@ -30,17 +30,26 @@ def main(argv=None) -> int:
     parser.add_argument("--max-local", type=float, default=1.0)
     parser.add_argument("--rattled-only", action="store_true",
                         help="fit rattled copies only, as seed 000")
+    parser.add_argument("--random-cv", action="store_true",
+                        help="split environments at random instead of by framework")
+    parser.add_argument("--soap", default=None,
+                        help='JSON of SOAP settings per level, e.g. \'{"A": {"r_cut": 8, '
+                             '"n_max": 6, "l_max": 4, "sigma": 0.5}}\' (others as default)')
     parser.add_argument("--out", default=None, help="JSON file (default: next to the data)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     table, s = learning_check(args.path, n_train=args.n_train, folds=args.folds,
                               max_local=args.max_local,
-                              procedures=PROCEDURES[1:] if args.rattled_only else None)
+                              procedures=PROCEDURES[1:] if args.rattled_only else None,
+                              grouped=not args.random_cv,
+                              soap_settings={**SOAP_SETTINGS, **json.loads(args.soap)}
+                              if args.soap else None)
     s["seconds"] = round(time.perf_counter() - t0, 1)
     s["seed_000"] = SEED_000
     print(f"{args.path}: {s['n_environments']} Zn environments, {s['n_frameworks']} frameworks; "
           f"fitted {s['n_used']} (ε_local within {args.max_local} eV of relaxed ZIF-zni), "
-          f"{args.folds}-fold CV grouped by framework, {s['seconds']} s")
+          f"{args.folds}-fold CV {'grouped by framework' if s['grouped_by_framework'] else 'at random'}"
+          f", {s['seconds']} s")
     print(f"spread (std): ε_local {s['spread_eps_local_std']:.3f} eV, ε_Zn "
           f"{s['spread_eps_zn_std']:.3f} eV; fitted set std {s['used_std']:.3f} eV")
     r = s["rmse"]
