@@ -93,7 +93,10 @@ CATEGORIES = {"phase": PHASES, "source_set": SOURCE_SETS, "framework": FRAMEWORK
 KEY_COLUMNS = ("structure_id", "frame", "zn", "zn_rank", "frame_pos")
 ENERGY_COLUMNS = ("eps_zn", "eps_local", "eps_local_ref")
 INFO_COLUMNS = ("phase", "source_set", "temperature", "pressure", "framework", "ensemble",
-                "time", "step", "source_file")
+                "time", "step", "source_file",
+                # the hypothetical-ZIF set (zifviz.hzif): how each copy was made
+                "framework_source", "procedure", "magnitude", "batch", "atom_sigma",
+                "cell_sigma")
 """Per-frame ``atoms.info`` keys copied to every Zn row of the frame (when present)."""
 
 RESOLUTION = 1e-3
