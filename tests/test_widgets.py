@@ -426,3 +426,21 @@ def test_large_structure_positions_go_as_binary(zif4, monkeypatch):
     viewer.frame = 1
     sizes = {c["level"]: len(bytes(b[0])) for c, b in sent.of("frame")}
     assert sizes == {"A": 12 * 432, "AB2": 12 * (432 + 864), "atomistic": 12 * 7344}
+
+
+def test_big_hidden_levels_get_frames_when_shown(zif4, monkeypatch):
+    """Levels with many items are not sent on every frame step while hidden."""
+    import zifviz.widgets.viewer as viewer_module
+
+    atoms, topo = zif4
+    monkeypatch.setattr(viewer_module, "EAGER_MAX_ITEMS", 100)  # atomistic (272) is "big"
+    viewer = StructureViewer(_trajectory(atoms, 3), topology=topo, level="A")
+    sent = Sent(viewer, monkeypatch)
+    sent.clear()
+    viewer.frame = 2
+    assert [c["level"] for c, _ in sent.of("frame")] == ["A", "AB2"]
+    sent.clear()
+    with viewer.level_toggle._lock_property(index=0):  # clicked in the browser
+        viewer.level_toggle.value = "atomistic"
+    (msg,) = sent.messages
+    assert msg[0]["zifviz"] == "frame" and msg[0]["level"] == "atomistic" and msg[0]["frame"] == 2

@@ -42,6 +42,9 @@ _STATIC_COLORS = ("element", "bead")
 #: with bonds="auto", levels with more bonds than this draw them as lines (cylinders would be
 #: thinner than a pixel there, and cost ~10x more to render in software WebGL)
 LINE_BONDS = 4000
+#: hidden levels with more items than this get a new frame only when they are shown (their
+#: arrival would delay drawing the frame of the level on screen)
+EAGER_MAX_ITEMS = 20000
 
 
 def browser_code() -> str:
@@ -360,6 +363,9 @@ class StructureViewer(widgets.VBox):
         t0 = time.perf_counter()
         if self.view.loaded:
             for k, level in enumerate(self._levels()):
+                if (k > 0 and level in self._browser
+                        and self.scene.static(level, self.frame).n > EAGER_MAX_ITEMS):
+                    continue  # big hidden level: brought up to date when it is shown
                 self._push(level)
                 if k == 0 and (show or fit):
                     self._post({"zifviz": "show", "level": level, "fit": fit})
