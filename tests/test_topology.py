@@ -475,3 +475,22 @@ def test_reuse_accepts_1500K_mofff_frames():
         a = zifviz.coarse_grain(frame, "A", topo)
         v = a.positions[pairs[:, 1]] + shifts @ a.cell.array - a.positions[pairs[:, 0]]
         assert 4.0 < np.linalg.norm(v, axis=1).min() and np.linalg.norm(v, axis=1).max() < 8.0
+
+
+def test_squeezed_c_h_bond_is_a_bond_not_an_overlap(zif4):
+    """Thermal noise can squeeze a C–H bond to ~0.75 Å: still a bond (overlap for H < 0.6 Å)."""
+    topo = zifviz.perceive(zif4)
+    c, h = topo.linkers[0, 1], topo.linkers[0, 5]  # C2 and its H
+    frame = zif4.copy()
+    v = frame.get_distance(c, h, mic=True, vector=True)
+    frame.positions[h] = frame.positions[c] + v / np.linalg.norm(v) * 0.75
+    assert zifviz.perceive(frame).n_linkers == topo.n_linkers
+    frame.positions[h] = frame.positions[c] + v / np.linalg.norm(v) * 0.5
+    with pytest.raises(zifviz.StructureError, match="overlapping"):
+        zifviz.perceive(frame)
+
+
+def test_noisy_supercell_is_perceived(zif4):
+    frame = zif4.repeat((2, 2, 2))
+    frame.positions += np.random.default_rng(0).normal(0, 0.05, frame.positions.shape)
+    assert zifviz.perceive(frame).n_zn == 128

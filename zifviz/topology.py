@@ -56,6 +56,10 @@ MD frames (1.40 Å seen in MOF-FF at 1500 K) still count. H–H pairs are never 
 OVERLAP_DISTANCE = 0.8
 """Atoms closer than this (Å) are overlapping: a broken structure."""
 
+OVERLAP_DISTANCE_H = 0.6
+"""The same for pairs with an H (a C–H bond squeezed to 0.77 Å by thermal noise is still a
+bond; seed 000 screened its structures with 1.0 Å, and 0.6 Å involving H)."""
+
 REUSE_MARGIN = 0.9
 """When a topology is reused on another frame, a bond may be this much (Å) longer than the
 perception cutoff of its pair (Zn–N up to 3.5 Å, C–N 2.59 Å, C–H 2.51 Å): 1500 K frames,
@@ -127,13 +131,15 @@ def _bonded(atoms: Atoms, source: str, refuse_overlaps: bool = True):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros((0, 3), dtype=np.int64), np.zeros(0)
     i, j, S, d = _neighbour_pairs(positions, atoms.cell.array, atoms.pbc, _search_cutoff(numbers))
-    close = d < OVERLAP_DISTANCE
+    with_h = (numbers[i] == _H) | (numbers[j] == _H)
+    close = d < np.where(with_h, OVERLAP_DISTANCE_H, OVERLAP_DISTANCE)
     if refuse_overlaps and close.any():
         symbols = atoms.get_chemical_symbols()
         pairs = [f"{symbols[a]}{a}–{symbols[b]}{b} at {x:.2f} Å"
                  for a, b, x in zip(i[close], j[close], d[close])]
         raise StructureError(f"{len(pairs)} pairs of overlapping atoms (closer than "
-                             f"{OVERLAP_DISTANCE} Å): " + ", ".join(pairs[:_MAX_LISTED]), source)
+                             f"{OVERLAP_DISTANCE} Å, {OVERLAP_DISTANCE_H} Å with H): "
+                             + ", ".join(pairs[:_MAX_LISTED]), source)
     bonded = d < bond_cutoffs(numbers[i], numbers[j])
     return i[bonded], j[bonded], S[bonded], d[bonded]
 
