@@ -26,8 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
-from ..coarse import B_SYMBOL, LEVELS, normalise_level
+from ..coarse import B_SYMBOL, LEVELS, level_geometry, normalise_level
 from ..errors import ZifvizError
+from ..topology import checked_bonds
+from ..topology import covalent_bonds as topology_covalent_bonds
 
 __all__ = ["SceneModel", "LevelStatic", "LevelGeometry", "RADII", "BOND_RADII",
            "frames_of", "covalent_bonds"]
@@ -38,10 +40,6 @@ RADII = {"atomistic": {"Zn": 0.45, "*": 0.28},
          "A": {"Zn": 0.85, "*": 0.55}}
 #: bond (stick) radius at each level
 BOND_RADII = {"atomistic": 0.12, "AB2": 0.16, "A": 0.22}
-# covalent radii x this decide the bonds of structures that are not ZIFs
-_BOND_TOLERANCE = 1.15
-# bonds of a topology reused on another frame must stay shorter than this (Å), Zn–N included
-_MAX_BOND = 3.2
 
 
 def frames_of(structure) -> Sequence:
@@ -67,45 +65,11 @@ def _has_fast_access(frames) -> bool:
     return callable(getattr(frames, "positions", None)) and callable(getattr(frames, "cell", None))
 
 
-def _positive(S: np.ndarray) -> np.ndarray:
-    """True for shifts whose first non-zero component is positive."""
-    out = np.zeros(len(S), bool)
-    decided = np.zeros(len(S), bool)
-    for k in range(3):
-        nz = (S[:, k] != 0) & ~decided
-        out[nz] = S[nz, k] > 0
-        decided |= nz
-    return out
-
-
 def covalent_bonds(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
-    """Bonds of any structure, each once, with cell shifts: ``zifviz.topology.covalent_bonds``
-    when it exists, else covalent radii x 1.15."""
-    from .. import topology
-
-    shared = getattr(topology, "covalent_bonds", None)
-    if shared is not None:
-        pairs, shifts = shared(atoms)
-        return np.asarray(pairs, int).reshape(-1, 2), np.asarray(shifts, int).reshape(-1, 3)
-    from ase.neighborlist import natural_cutoffs, neighbor_list
-
-    if len(atoms) == 0:
-        return np.zeros((0, 2), int), np.zeros((0, 3), int)
-    cutoffs = natural_cutoffs(atoms, mult=_BOND_TOLERANCE)
-    i, j, S = neighbor_list("ijS", atoms, cutoffs, self_interaction=False)
-    keep = (i < j) | ((i == j) & _positive(S))
-    return np.stack([i[keep], j[keep]], axis=1), S[keep].astype(int)
-
-
-def min_image_shifts(positions, cell, pairs) -> np.ndarray:
-    """Integer shifts S making ``r[j] + S @ cell - r[i]`` the shortest vector (bonds much
-    shorter than half the cell)."""
-    pairs = np.asarray(pairs, int).reshape(-1, 2)
-    if not len(pairs):
-        return np.zeros((0, 3), int)
-    pos = np.asarray(positions, float)
-    inv = np.linalg.inv(np.asarray(cell, float))
-    return -np.rint((pos[pairs[:, 1]] - pos[pairs[:, 0]]) @ inv).astype(int)
+    """Bonds of any structure, each once, with cell shifts (the one bond rule of
+    :func:`zifviz.topology.covalent_bonds`), as int arrays."""
+    pairs, shifts = topology_covalent_bonds(atoms)
+    return np.asarray(pairs, int).reshape(-1, 2), np.asarray(shifts, int).reshape(-1, 3)
 
 
 @dataclass(frozen=True)
@@ -214,12 +178,18 @@ class SceneModel:
         return topo
 
     def _fits(self, topo, i: int) -> bool:
-        pos, cell = self.positions(i), self.cell(i)
-        if len(pos) != topo.n_atoms:
+        """Whether ``topo`` serves frame ``i`` (same atoms, every bond within the reuse rule
+        of :meth:`zifviz.ZIFTopology.at`)."""
+        fast = getattr(self.frames, "numbers", None)
+        numbers = (fast(i) if callable(fast) and not isinstance(self.frames, list)
+                   else self.atoms(i).numbers)
+        if not np.array_equal(numbers, topo.connectivity.numbers):
             return False
-        b = topo.bonds
-        d = pos[b[:, 1]] + min_image_shifts(pos, cell, b) @ cell - pos[b[:, 0]]
-        return bool(np.all(np.linalg.norm(d, axis=1) < _MAX_BOND))
+        try:
+            checked_bonds(topo.connectivity, self.positions(i), self.cell(i))
+        except ZifvizError:
+            return False
+        return True
 
     def is_zif(self) -> bool:
         try:
@@ -278,24 +248,12 @@ class SceneModel:
         if level == "atomistic":
             try:
                 topo = self.topology(i)
-            except ZifvizError:
+            except ZifvizError:  # not a ZIF: the bonds by distance
                 pairs, shifts = covalent_bonds(self.atoms(i))
                 return LevelGeometry(pos.astype(np.float32), pairs, shifts, cell)
-            pairs = topo.bonds
-            return LevelGeometry(pos.astype(np.float32), pairs,
-                                 min_image_shifts(pos, cell, pairs), cell)
-        topo = self.topology(i)
-        from .. import coarse
-
-        shared = getattr(coarse, "level_geometry", None)
-        if shared is not None:
-            beads, pairs, shifts = shared(topo, pos, cell, level)
         else:
-            import zifviz
-
-            frame = topo.at(Atoms(positions=pos, cell=cell, pbc=True))
-            beads = pos[frame.zn] if level == "A" else np.vstack([pos[frame.zn], frame.centres])
-            pairs, shifts = zifviz.net_bonds(frame, level)
+            topo = self.topology(i)
+        beads, pairs, shifts = level_geometry(topo, pos, cell, level)  # checked reuse
         return LevelGeometry(np.asarray(beads, np.float32),
                              np.asarray(pairs, int).reshape(-1, 2),
                              np.asarray(shifts, int).reshape(-1, 3), cell)
