@@ -80,6 +80,9 @@ __all__ = [
 
 #: atm (LAMMPS ``real`` pressure unit) per MPa.
 ATM_PER_MPA = 9.86923
+#: ``vmax`` of LAMMPS ``fix box/relax`` (largest fractional cell change per step) in
+#: :func:`minimise`; the smaller ones are tried when a relaxation goes unstable.
+CELL_STEPS = (0.001, 0.0002, 0.00005)
 #: Values of ``info["ensemble"]``.
 ENSEMBLES = ("minimise-fixed", "minimise-relaxed", "NVT", "NPT", "ramp", "rattle")
 
@@ -179,10 +182,13 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
     ff = MOFFF()
     bar = _progress(progress, max_steps, f"minimise ({'cell relaxed' if relax_cell else 'fixed cell'})")
     try:
-        ff.setup(atoms, topology)
-        _lmp(ff, "thermo_style custom step temp pe etotal press vol pxx pyy pzz pxy pxz pyz\n"
-                 "thermo_modify norm no\nmin_style cg\nmin_modify norm max\nreset_timestep 0\n"
-                 "run 0 post no", source)
+        def start(structure: Atoms) -> None:
+            ff.setup(structure, topology)
+            _lmp(ff, "thermo_style custom step temp pe etotal press vol pxx pyy pzz pxy pxz pyz\n"
+                     "thermo_modify norm no\nmin_style cg\nmin_modify norm max\n"
+                     "reset_timestep 0\nrun 0 post no", source)
+
+        start(atoms)
         p_target = np.array([p_atm] * 3 + [0.0] * 3)
 
         def check(cell: bool) -> tuple[float, bool]:
@@ -200,22 +206,37 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
         # With relax_cell the atoms are relaxed in the fixed cell first, then atoms and cell
         # together: from a strained start this is ~5x faster than relaxing all at once and
         # does not wander off into a higher-energy basin.
+        retries = 0
         for cell in (False, True) if relax_cell else (False,):
             if cell:
-                _lmp(ff, f"fix zifviz_relax all box/relax tri {p_atm!r} vmax 0.001", source)
-            f_now, converged = check(cell)
-            while not converged and done < max_steps:
-                chunk = min(50, max_steps - done)  # restarts CG; advised with box/relax
-                before = ff.lmp.extract_global("ntimestep")
-                _lmp(ff, f"minimize 0.0 {ftol!r} {chunk} {10 * chunk}", source)
-                iterations = ff.lmp.extract_global("ntimestep") - before
-                done += iterations
-                bar.update(iterations)
-                f_now, converged = check(cell)
-                if iterations == 0:  # LAMMPS cannot go further (line search failed)
+                # LAMMPS cell relaxations are not reproducible run to run and, rarely, a box
+                # step makes the system blow up ("simulation unstable"): then start again from
+                # the fixed-cell minimum with smaller box steps.
+                fixed_cell_minimum = ff.current_atoms()
+            for attempt, vmax in enumerate(CELL_STEPS if cell else (None,)):
+                try:
+                    if cell:
+                        _lmp(ff, f"fix zifviz_relax all box/relax tri {p_atm!r} vmax {vmax!r}",
+                             source)
+                    f_now, converged = check(cell)
+                    while not converged and done < max_steps:
+                        chunk = min(50, max_steps - done)  # restarts CG; advised with box/relax
+                        before = ff.lmp.extract_global("ntimestep")
+                        _lmp(ff, f"minimize 0.0 {ftol!r} {chunk} {10 * chunk}", source)
+                        iterations = ff.lmp.extract_global("ntimestep") - before
+                        done += iterations
+                        bar.update(iterations)
+                        f_now, converged = check(cell)
+                        if iterations == 0:  # LAMMPS cannot go further (line search failed)
+                            break
+                    if cell:
+                        _lmp(ff, "unfix zifviz_relax", source)
                     break
-            if cell:
-                _lmp(ff, "unfix zifviz_relax", source)
+                except ForceFieldError as exc:
+                    if not cell or attempt + 1 == len(CELL_STEPS) or "unstable" not in str(exc):
+                        raise
+                    retries += 1
+                    start(fixed_cell_minimum)
         frame = _frame(ff, {
             "source": source, "ensemble": ensemble, "temperature": 0.0,
             "pressure": float(pressure_mpa) if relax_cell else 0.0,
@@ -223,6 +244,8 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
         })
         frame.info["converged"] = bool(converged)
         frame.info["fmax"] = float(f_now)
+        if retries:
+            frame.info["cell_retries"] = retries
         return frame
     finally:
         bar.close()
