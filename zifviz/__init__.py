@@ -10,22 +10,19 @@ ASE ``Atoms`` in, arrays and DataFrames out::
 
 from .coarse import LEVELS, bead_atoms, coarse_grain, net_bonds
 from .energetics import linker_energies, local_energies
-from .errors import (DataError, PerceptionError, StructureError, StructureFileError,
-                     UnderCoordinatedZnWarning, ZifvizError, ZifvizWarning)
-from .errors import OverCoordinatedZnWarning, TopologyMismatchError
-from .io import Trajectory, iread, read, write
-from .errors import OutputExistsError, ResumeError
-from .topology import ZIFTopology, annotate, perceive
 from .environments import environment_table, locate, structure_id
+from .errors import (DataError, OutputExistsError, OverCoordinatedZnWarning, PerceptionError,
+                     ResumeError, StructureError, StructureFileError, TopologyMismatchError,
+                     UnderCoordinatedZnWarning, ZifvizError, ZifvizWarning)
+from .io import Trajectory, iread, read, write
+from .topology import ZIFTopology, annotate, perceive
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "LEVELS", "DataError", "PerceptionError", "StructureError", "StructureFileError",
-    "Trajectory", "UnderCoordinatedZnWarning", "ZIFTopology", "ZifvizError", "ZifvizWarning",
-    "annotate", "bead_atoms", "coarse_grain", "iread", "linker_energies", "local_energies",
-    "net_bonds", "perceive", "read", "write",
-    "OverCoordinatedZnWarning", "TopologyMismatchError",
-    "environment_table", "locate", "structure_id",
-    "OutputExistsError", "ResumeError",
+    "LEVELS", "DataError", "OutputExistsError", "OverCoordinatedZnWarning", "PerceptionError",
+    "ResumeError", "StructureError", "StructureFileError", "TopologyMismatchError", "Trajectory",
+    "UnderCoordinatedZnWarning", "ZIFTopology", "ZifvizError", "ZifvizWarning", "annotate",
+    "bead_atoms", "coarse_grain", "environment_table", "iread", "linker_energies",
+    "local_energies", "locate", "net_bonds", "perceive", "read", "structure_id", "write",
 ]
