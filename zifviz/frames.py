@@ -203,6 +203,35 @@ class _Lines:
         return found
 
 
+def _headers(r: _Lines) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of each frame's first line: the next non-blank line, until the stream
+    ends (then the reader's own error, if any, is raised)."""
+    while True:
+        start = r.set_mark()
+        line = r.readline()
+        if line is None:
+            r.check()
+            return
+        if line.strip():
+            yield start, line
+
+
+def _bad_header(r: _Lines, start: int, line: bytes, expected: str) -> XYZBlock:
+    """The last block of a stream whose frame header is not what the format needs."""
+    text = line.strip()[:40].decode(errors="replace")
+    return XYZBlock(start, r.tell(), 0, r.block(), f"expected {expected}, found {text!r}", False)
+
+
+def _frame_block(r: _Lines, start: int, n: int, short: str | None) -> tuple[XYZBlock, bool]:
+    """The block of a frame of ``n`` atoms whose lines were just read (``short``: why it is
+    cut short, if it is), and whether it is the stream's last block."""
+    if short is not None:
+        return XYZBlock(start, r.tell(), n, r.block(), r.problem(short), False), True
+    if not r.terminated and r.error is not None:  # cut inside the last line
+        return XYZBlock(start, r.tell(), n, r.block(), r.problem("truncated"), False), True
+    return XYZBlock(start, r.tell(), n, r.block(), None, r.terminated), not r.terminated
+
+
 def iter_xyz_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
     """Yield the frames of a binary (ext)xyz stream ``fh`` one by one (see :class:`XYZBlock`).
 
@@ -211,34 +240,19 @@ def iter_xyz_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
     number, or a stream that ends inside a frame, gives a last block with ``problem`` set.
     """
     r = _Lines(fh, chunk_size)
-    while True:
-        start = r.set_mark()
-        line = r.readline()
-        if line is None:
-            r.check()
-            return
-        if not line.strip():
-            continue
+    for start, line in _headers(r):
         try:
             n = int(line.split()[0])
             if n < 0:
                 raise ValueError
         except ValueError:
-            text = line.strip()[:40].decode(errors="replace")
-            yield XYZBlock(start, r.tell(), 0, r.block(), f"expected an atom count, found {text!r}",
-                           False)
+            yield _bad_header(r, start, line, "an atom count")
             return
         got = r.skip(n + 1)
-        if got < n + 1:
-            yield XYZBlock(start, r.tell(), n, r.block(),
-                           r.problem(f"truncated: ends after {max(got - 1, 0)} of {n} atoms"),
-                           False)
-            return
-        if not r.terminated and r.error is not None:  # cut inside the last line
-            yield XYZBlock(start, r.tell(), n, r.block(), r.problem("truncated"), False)
-            return
-        yield XYZBlock(start, r.tell(), n, r.block(), None, r.terminated)
-        if not r.terminated:
+        block, last = _frame_block(r, start, n, None if got == n + 1 else
+                                   f"truncated: ends after {max(got - 1, 0)} of {n} atoms")
+        yield block
+        if last:
             return
 
 
@@ -246,18 +260,9 @@ def iter_dump_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
     """Yield the frames of a text LAMMPS dump (from each ``ITEM: TIMESTEP``), like
     :func:`iter_xyz_blocks`."""
     r = _Lines(fh, chunk_size)
-    while True:
-        start = r.set_mark()
-        line = r.readline()
-        if line is None:
-            r.check()
-            return
-        if not line.strip():
-            continue
+    for start, line in _headers(r):
         if not line.startswith(b"ITEM: TIMESTEP"):
-            text = line.strip()[:40].decode(errors="replace")
-            yield XYZBlock(start, r.tell(), 0, r.block(),
-                           f"expected 'ITEM: TIMESTEP', found {text!r}", False)
+            yield _bad_header(r, start, line, "'ITEM: TIMESTEP'")
             return
         n = None
         problem = None
@@ -283,15 +288,10 @@ def iter_dump_blocks(fh, chunk_size: int = _CHUNK) -> Iterator[XYZBlock]:
             yield XYZBlock(start, r.tell(), n or 0, r.block(), problem, False)
             return
         got = r.skip(n)
-        if got < n:
-            yield XYZBlock(start, r.tell(), n, r.block(),
-                           r.problem(f"truncated: ends after {got} of {n} atoms"), False)
-            return
-        if not r.terminated and r.error is not None:  # cut inside the last line
-            yield XYZBlock(start, r.tell(), n, r.block(), r.problem("truncated"), False)
-            return
-        yield XYZBlock(start, r.tell(), n, r.block(), None, r.terminated)
-        if not r.terminated:
+        block, last = _frame_block(r, start, n, None if got == n else
+                                   f"truncated: ends after {got} of {n} atoms")
+        yield block
+        if last:
             return
 
 
