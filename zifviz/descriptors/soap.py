@@ -1,0 +1,450 @@
+"""SOAP power spectra of Zn environments at any coarse-graining level (seeds 000 and 003).
+
+One row per Zn environment, aligned with :func:`zifviz.environment_table` of the same frames
+(frames in order, Zn by increasing atom index). dscribe computes the spectra; zifviz chooses
+the centres (the Zn atoms, or the A beads of the coarse-grained structure), the species
+channels, normalises the rows, caches them on disk and spreads frames over processes or a
+Dask cluster.
+
+Species channels (``species="per-species"``)
+    ``atomistic``: Zn, N, C, H; ``AB2``: A (cg Zn) and B (ring centres, written as
+    :data:`zifviz.coarse.B_SYMBOL`); ``A``: A only. ``species="single"`` puts every atom or
+    bead in one channel (seed 003's 780-feature vector at the atomistic level).
+
+Example::
+
+    soap = SOAP.seed000("AB2", r_cut=9.0, sigma=0.2)
+    X = soap.transform(zifviz.datasets.load_demo("energies"))   # (n_zn, 4752) float32
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from scipy.linalg import LinAlgWarning
+from sklearn.base import BaseEstimator
+
+from ..coarse import B_SYMBOL, level_geometry, normalise_level
+from ..errors import (PerceptionError, StructureError, TopologyMismatchError,
+                      UnderCoordinatedZnWarning, ZifvizError)
+from ..topology import ZIFTopology, perceive
+
+__all__ = ["SOAP", "CHANNELS", "cache_dir", "content_key", "largest_n_max"]
+
+CHANNELS = {"atomistic": ("Zn", "N", "C", "H"), "AB2": ("A", "B"), "A": ("A",)}
+"""The per-species channels of each level (A = cg Zn, B = ring centre)."""
+
+_SYMBOL = {"A": "Zn", "B": B_SYMBOL}
+_ZN = 30
+_SINGLE = "Zn"   # the element every atom becomes in a single-channel SOAP
+_CHUNK = 4       # frames per task sent to a worker
+_CACHE_ENV = "ZIFVIZ_CACHE_DIR"
+
+
+def cache_dir(cache=True) -> Path | None:
+    """The folder of the SOAP cache: ``cache`` itself when it is a path, else
+    ``$ZIFVIZ_CACHE_DIR/soap`` (default ``~/.cache/zifviz/soap``); None when ``cache`` is
+    None or False."""
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        root = os.environ.get(_CACHE_ENV) or Path.home() / ".cache" / "zifviz"
+        return Path(root) / "soap"
+    return Path(cache)
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _label(atoms: Atoms, pos: int) -> str:
+    where = atoms.info.get("source_file") or atoms.info.get("source") or "frames"
+    return f"{where} (frame {atoms.info.get('frame', pos)})"
+
+
+def content_key(atoms: Atoms) -> str:
+    """A hash of exactly what SOAP sees: atomic numbers, positions, cell and periodicity (no
+    rounding, ``info`` ignored), so two frames share cached rows only if identical."""
+    h = hashlib.blake2b(b"zifviz-soap-frame-1", digest_size=12)
+    h.update(np.ascontiguousarray(atoms.numbers, dtype="<i4").tobytes())
+    h.update(np.ascontiguousarray(atoms.positions, dtype="<f8").tobytes())
+    h.update(np.ascontiguousarray(atoms.cell.array, dtype="<f8").tobytes())
+    h.update(np.asarray(atoms.pbc, dtype=bool).tobytes())
+    return h.hexdigest()
+
+
+class SOAP(BaseEstimator):
+    """SOAP vectors of every Zn environment, one row per row of the EnvironmentTable.
+
+    Parameters
+    ----------
+    level:
+        ``"atomistic"``, ``"AB2"`` or ``"A"`` (any spelling :func:`zifviz.coarse.normalise_level`
+        knows). Centres are the Zn atoms / A beads.
+    r_cut, sigma:
+        Cut-off radius and Gaussian width σ_at (Å).
+    n_max, l_max:
+        Radial and angular basis sizes (GTO radial basis).
+    species:
+        ``"per-species"`` (one channel per element or bead kind, see :data:`CHANNELS`) or
+        ``"single"`` (every atom or bead in one channel).
+    normalise:
+        Scale every row to unit length (the polynomial kernel uses normalised vectors).
+    dtype:
+        ``"float32"`` or ``"float64"`` of the returned rows.
+    cache:
+        None/False: no cache; True: ``$ZIFVIZ_CACHE_DIR/soap`` (default ``~/.cache/zifviz/soap``);
+        a path: that folder. Rows are cached per frame, keyed by the frame's content
+        (:func:`content_key`) and this descriptor's settings, written atomically.
+    n_jobs:
+        Worker processes over frames (1: in this process).
+    progress:
+        Show a tqdm progress bar over frames.
+    """
+
+    def __init__(self, level="atomistic", r_cut=5.0, sigma=0.5, n_max=16, l_max=8,
+                 species="per-species", normalise=True, dtype="float32", cache=None, n_jobs=1,
+                 progress=True):
+        self.level = level
+        self.r_cut = r_cut
+        self.sigma = sigma
+        self.n_max = n_max
+        self.l_max = l_max
+        self.species = species
+        self.normalise = normalise
+        self.dtype = dtype
+        self.cache = cache
+        self.n_jobs = n_jobs
+        self.progress = progress
+
+    # ---- the two papers' settings ------------------------------------------------------
+    @classmethod
+    def seed000(cls, level: str, r_cut: float, sigma: float, **kwargs) -> "SOAP":
+        """Seed 000's SOAP: n_max 16, l_max 8, per-species channels, at ``(r_cut, sigma)``.
+
+        dscribe's GTO basis cannot be orthonormalised with 16 radial functions below
+        r_cut ≈ 7 Å; there ``n_max`` is the largest it allows (:func:`largest_n_max`, e.g. 12
+        at 2.5–3 Å, 14 at 5 Å), and :attr:`config` records the value used."""
+        return cls(level=level, r_cut=r_cut, sigma=sigma,
+                   n_max=min(16, largest_n_max(r_cut)), l_max=8, species="per-species",
+                   **kwargs)
+
+    @classmethod
+    def seed003(cls, level: str = "atomistic", **kwargs) -> "SOAP":
+        """Seed 003's classifier SOAP: r_cut 9 Å, n_max 12, l_max 9, one channel (780 features)."""
+        kwargs.setdefault("sigma", 0.5)
+        return cls(level=level, r_cut=9.0, n_max=12, l_max=9, species="single", **kwargs)
+
+    # ---- settings ----------------------------------------------------------------------
+    def _settings(self) -> dict:
+        """Validated settings that determine the numbers (not cache/n_jobs/progress)."""
+        level = normalise_level(self.level)
+        if self.species not in ("per-species", "single"):
+            raise ZifvizError(f"SOAP species must be 'per-species' or 'single', not {self.species!r}")
+        if str(self.dtype) not in ("float32", "float64"):
+            raise ZifvizError(f"SOAP dtype must be 'float32' or 'float64', not {self.dtype!r}")
+        try:
+            r_cut, sigma = float(self.r_cut), float(self.sigma)
+            n_max, l_max = int(self.n_max), int(self.l_max)
+        except (TypeError, ValueError) as exc:
+            raise ZifvizError(f"SOAP settings must be numbers: {exc}") from None
+        if not (np.isfinite(r_cut) and r_cut > 1.0):
+            raise ZifvizError(f"SOAP r_cut must be a number > 1 Å, not {self.r_cut!r}")
+        if not (np.isfinite(sigma) and sigma > 0):
+            raise ZifvizError(f"SOAP sigma must be a positive number, not {self.sigma!r}")
+        if n_max < 1 or l_max < 0 or l_max > 20:
+            raise ZifvizError(f"SOAP needs n_max ≥ 1 and 0 ≤ l_max ≤ 20 (got {n_max}, {l_max})")
+        channels = CHANNELS[level] if self.species == "per-species" else ("all",)
+        return {"level": level, "r_cut": r_cut, "sigma": sigma, "n_max": n_max, "l_max": l_max,
+                "species": self.species, "channels": list(channels),
+                "normalise": bool(self.normalise), "dtype": str(self.dtype), "rbf": "gto",
+                "average": "off", "periodic": True}
+
+    @property
+    def config(self) -> dict:
+        """JSON-able description: class, versions, every parameter and the species channels."""
+        s = self._settings()
+        params = {k: s[k] for k in ("level", "r_cut", "sigma", "n_max", "l_max", "species",
+                                    "normalise", "dtype")}
+        return {"class": "zifviz.descriptors.SOAP", "zifviz_version": _version("zifviz"),
+                "dscribe_version": _version("dscribe"), "params": params,
+                "channels": s["channels"], "elements": _elements(s),
+                "rbf": "gto", "average": "off", "periodic": True,
+                "n_features": self.n_features}
+
+    @classmethod
+    def from_config(cls, config: dict, **kwargs) -> "SOAP":
+        """The descriptor a :attr:`config` describes (``kwargs``: cache, n_jobs, progress)."""
+        if not isinstance(config, dict) or config.get("class") != "zifviz.descriptors.SOAP":
+            raise ZifvizError("not a zifviz SOAP config (its 'class' is "
+                              f"{config.get('class') if isinstance(config, dict) else config!r})")
+        return cls(**config["params"], **kwargs)
+
+    def config_key(self) -> str:
+        """Hash of the settings that determine the numbers (and the dscribe version)."""
+        s = self._settings()
+        s["dscribe_version"] = _version("dscribe")
+        text = json.dumps(s, sort_keys=True)
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+    @property
+    def n_features(self) -> int:
+        """Length of one row."""
+        key = json.dumps(self._settings(), sort_keys=True)
+        return int(_dscribe_cached(key).get_number_of_features())
+
+    def fit(self, frames=None, y=None) -> "SOAP":
+        """Nothing to learn; present for scikit-learn pipelines."""
+        self._settings()
+        return self
+
+    def __repr__(self, N_CHAR_MAX=700):
+        return super().__repr__(N_CHAR_MAX)
+
+    # ---- computing -----------------------------------------------------------------------
+    def transform(self, frames, client=None) -> np.ndarray:
+        """SOAP rows of every Zn environment of ``frames``.
+
+        Parameters
+        ----------
+        frames:
+            ``Atoms``, a list of them, a :class:`zifviz.Trajectory` or a
+            :class:`zifviz.datasets.DemoSet`, all atomistic.
+        client:
+            A ``dask.distributed.Client``: chunks of frames are computed on its workers
+            (then ``n_jobs`` is ignored).
+
+        Returns
+        -------
+        (n_env, n_features) array, row k = row k of ``environment_table(frames)``.
+        """
+        from tqdm.auto import tqdm
+
+        settings = self._settings()
+        n_features = self.n_features
+        if isinstance(frames, Atoms):
+            frames = [frames]
+        try:
+            total = len(frames)
+        except TypeError:
+            total = None
+        folder = cache_dir(self.cache)
+        if folder is not None:
+            folder = folder / self.config_key()
+            folder.mkdir(parents=True, exist_ok=True)
+            config_file = folder / "config.json"
+            if not config_file.exists():
+                from ..storage import atomic_write
+                with atomic_write(config_file) as fh:
+                    json.dump(self.config, fh, indent=1)
+
+        rows: list[np.ndarray | None] = []
+        keys: list[str | None] = []
+        missing: list[tuple[int, Atoms]] = []
+        bar = tqdm(total=total, desc=f"SOAP {settings['level']}", unit="frame",
+                   disable=not self.progress, leave=False)
+        try:
+            for pos, atoms in enumerate(_frames(frames)):
+                key = content_key(atoms) if folder is not None else None
+                cached = _read_cached(folder, key, n_features)
+                rows.append(cached)
+                keys.append(key)
+                if cached is None:
+                    missing.append((pos, atoms))
+                else:
+                    bar.update(1)
+            for pos, values in self._compute(settings, missing, client):
+                rows[pos] = values
+                if folder is not None:
+                    _write_cached(folder, keys[pos], values)
+                bar.update(1)
+        finally:
+            bar.close()
+        if not rows:
+            return np.zeros((0, n_features), dtype=settings["dtype"])
+        return np.concatenate(rows, axis=0)
+
+    def _compute(self, settings: dict, missing: list, client) -> Iterator[tuple[int, np.ndarray]]:
+        """(frame position, rows) for every frame in ``missing``, in order of completion."""
+        if not missing:
+            return
+        n_jobs = int(self.n_jobs or 1)
+        if n_jobs < 0:
+            n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+        if client is None and (n_jobs == 1 or len(missing) == 1):
+            computer = _Computer(settings)
+            for pos, atoms in missing:
+                yield pos, computer.rows(atoms, pos)
+            return
+        size = max(1, min(_CHUNK, -(-len(missing) // (2 * (n_jobs if client is None else 4)))))
+        chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
+        if client is not None:
+            from distributed import as_completed
+            futures = client.map(_compute_chunk, [settings] * len(chunks), chunks, pure=False)
+            for future in as_completed(futures):
+                yield from future.result()
+            return
+        from joblib import Parallel, delayed
+        parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
+        for done in parallel(delayed(_compute_chunk)(settings, chunk) for chunk in chunks):
+            yield from done
+
+
+# ---- helpers (module level so that worker processes can import them) -----------------------
+
+@lru_cache(maxsize=None)
+def largest_n_max(r_cut: float, limit: int = 16) -> int:
+    """The largest ``n_max`` (≤ ``limit``) whose dscribe GTO basis exists at ``r_cut``."""
+    from dscribe.descriptors import SOAP as DScribeSOAP
+    for n_max in range(limit, 0, -1):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                DScribeSOAP(species=["Zn"], r_cut=float(r_cut), n_max=n_max, l_max=0,
+                            sigma=0.5, rbf="gto", periodic=True)
+            return n_max
+        except ValueError:
+            continue
+    raise ZifvizError(f"no GTO radial basis exists at r_cut {r_cut} Å")
+
+
+def _elements(settings: dict) -> list[str]:
+    """The element symbols dscribe sees, one per channel."""
+    if settings["species"] == "single":
+        return [_SINGLE]
+    return [_SYMBOL.get(c, c) for c in settings["channels"]]
+
+
+@lru_cache(maxsize=8)
+def _dscribe_cached(key: str):
+    return _dscribe(json.loads(key))
+
+
+def _dscribe(settings: dict):
+    from dscribe.descriptors import SOAP as DScribeSOAP
+    try:
+        with warnings.catch_warnings():  # dscribe warns about ill-conditioned overlaps it handles
+            warnings.simplefilter("ignore", LinAlgWarning)
+            return DScribeSOAP(species=_elements(settings), r_cut=settings["r_cut"],
+                           n_max=settings["n_max"], l_max=settings["l_max"],
+                           sigma=settings["sigma"], rbf="gto", average="off", periodic=True,
+                           sparse=False, dtype="float64")
+    except ValueError as exc:
+        raise ZifvizError(f"dscribe refuses SOAP r_cut {settings['r_cut']} Å, sigma "
+                          f"{settings['sigma']}, n_max {settings['n_max']}, l_max "
+                          f"{settings['l_max']}: {exc} (at this r_cut n_max ≤ "
+                          f"{largest_n_max(settings['r_cut'])} works)") from None
+
+
+def _frames(frames) -> Iterator[Atoms]:
+    for pos, atoms in enumerate(frames):
+        if not isinstance(atoms, Atoms):
+            raise ZifvizError(f"frame at position {pos} is a {type(atoms).__name__}, not ase.Atoms")
+        yield atoms
+
+
+class _Computer:
+    """Computes the rows of single frames with one dscribe object and reused topologies."""
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+        self.soap = _dscribe(settings)
+        self.topologies: dict[bytes, ZIFTopology] = {}
+
+    def _topology(self, atoms: Atoms, label: str) -> ZIFTopology:
+        """Perceive once per connectivity; reuse (checked by ``topology.at``) on later frames."""
+        key = hashlib.blake2b(np.asarray(atoms.numbers).tobytes(), digest_size=8).digest()
+        known = self.topologies.get(key)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
+            if known is not None:
+                try:
+                    return known.at(atoms)
+                except TopologyMismatchError:
+                    pass
+            topo = self.topologies[key] = perceive(atoms, source=label)
+        return topo
+
+    def rows(self, atoms: Atoms, pos: int) -> np.ndarray:
+        s = self.settings
+        label = _label(atoms, pos)
+        positions = np.asarray(atoms.positions, dtype=float)
+        if not np.isfinite(positions).all() or not np.isfinite(atoms.cell.array).all():
+            raise StructureError("NaN or infinite coordinates; SOAP needs finite positions", label)
+        if atoms.info.get("cg_level", "atomistic") != "atomistic":
+            raise ZifvizError(f"frame is already coarse-grained ({atoms.info['cg_level']}); "
+                              "give SOAP the atomistic frames and a level", label)
+        zn = np.flatnonzero(atoms.numbers == _ZN)
+        if not len(zn):
+            raise PerceptionError(f"no Zn atoms (formula {atoms.get_chemical_formula()}): no "
+                                  "environments to describe", label)
+        if not all(atoms.pbc) or atoms.cell.rank < 3:
+            raise StructureError("SOAP of a ZIF needs a periodic 3D cell", label)
+        cell = atoms.cell.array
+        if s["level"] == "atomistic":
+            numbers = atoms.numbers
+            allowed = {1, 6, 7, _ZN}
+            other = sorted(set(np.unique(numbers).tolist()) - allowed)
+            if other:
+                from ase.data import chemical_symbols
+                raise PerceptionError("elements other than Zn, N, C, H ("
+                                      + ", ".join(chemical_symbols[z] for z in other)
+                                      + "): not a Zn(Im)2 framework", label)
+            system = atoms if s["species"] == "per-species" else Atoms(
+                numbers=np.full(len(atoms), _ZN), positions=positions, cell=cell, pbc=True)
+            centres = zn
+        elif s["level"] == "A":
+            system = Atoms(numbers=np.full(len(zn), _ZN), positions=positions[zn], cell=cell,
+                           pbc=True)
+            centres = np.arange(len(zn))
+        else:
+            topo = self._topology(atoms, label)
+            beads, _, _ = level_geometry(topo, positions, cell, "AB2")
+            b = _ZN if s["species"] == "single" else 8  # B_SYMBOL "O"
+            numbers = np.concatenate([np.full(len(zn), _ZN), np.full(len(beads) - len(zn), b)])
+            system = Atoms(numbers=numbers, positions=beads, cell=cell, pbc=True)
+            centres = np.arange(len(zn))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LinAlgWarning)
+            values = self.soap.create(system, centers=centres.tolist(), n_jobs=1)
+        values = np.asarray(values).reshape(len(centres), -1)
+        if s["normalise"]:
+            norms = np.linalg.norm(values, axis=1, keepdims=True)
+            values = values / np.where(norms > 0, norms, 1.0)
+        return values.astype(s["dtype"], copy=False)
+
+
+def _compute_chunk(settings: dict, chunk: list) -> list[tuple[int, np.ndarray]]:
+    computer = _Computer(settings)
+    return [(pos, computer.rows(atoms, pos)) for pos, atoms in chunk]
+
+
+def _read_cached(folder: Path | None, key: str | None, n_features: int) -> np.ndarray | None:
+    if folder is None:
+        return None
+    path = folder / f"{key}.npy"
+    try:
+        values = np.load(path, allow_pickle=False)
+    except (FileNotFoundError, ValueError, OSError):
+        return None
+    if values.ndim != 2 or values.shape[1] != n_features:
+        return None
+    return values
+
+
+def _write_cached(folder: Path, key: str, values: np.ndarray) -> None:
+    from ..storage import atomic_write
+    with atomic_write(folder / f"{key}.npy", "wb") as fh:
+        np.save(fh, values, allow_pickle=False)
