@@ -66,3 +66,7 @@ class TopologyMismatchError(StructureError):
 
 class OverCoordinatedZnWarning(ZifvizWarning):
     """Some Zn have more than four imidazolate N neighbours (a distorted or overlapping structure)."""
+
+
+class ModelFileError(ZifvizError):
+    """A saved model or map file cannot be used (missing, not zifviz's format, other settings)."""
