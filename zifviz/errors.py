@@ -70,3 +70,7 @@ class OverCoordinatedZnWarning(ZifvizWarning):
 
 class ModelFileError(ZifvizError):
     """A saved model or map file cannot be used (missing, not zifviz's format, other settings)."""
+
+
+class DescriptorMismatchError(ModelFileError):
+    """Data described with other descriptor settings (or feature count) than a model was fitted on."""
