@@ -47,7 +47,8 @@ from ..coarse import LEVEL_LABELS, LEVELS, normalise_level
 from ..errors import DataError, ZifvizError
 
 __all__ = ["GridExplorer", "DEFAULT_RANGE", "tidy_grid_tables", "read_grid_table",
-           "grid_minima", "grid_drawing", "read_point_details", "DETAIL_KEYS"]
+           "grid_minima", "grid_drawing", "read_point_details", "DETAIL_KEYS",
+           "seed000_grid_tables", "SEED000_COLUMNS"]
 
 #: default colour range of the RMSE (eV), seed 000's Fig. 2
 DEFAULT_RANGE = (0.05, 0.18)
@@ -61,6 +62,25 @@ DETAIL_KEYS = {"parity": ("y_true", "y_pred"), "parity_std": ("y_std",),
                "learning_curve": ("lc_n_train", "lc_test_rmse"), "learning_curve_train": ("lc_train_rmse",)}
 _DECIMALS = 6  # r_cut and σ are compared after rounding to this many decimals
 _TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None, ".json": "json"}
+#: column names of seed 000's results tables (for ``from_tables``)
+SEED000_COLUMNS = {"r_cut": "config.cutoff", "sigma": "config.sigma",
+                   "rmse": "result.av_test_rmse", "train_rmse": "result.av_train_rmse"}
+
+
+def seed000_grid_tables() -> dict[str, Path]:
+    """Paths of seed 000's own grid-search tables, ``{level: path}`` (``data/seed000_grids``
+    of a zifviz checkout; CC BY 4.0, source and changes in its README)."""
+    from ..datasets import checkout_root, demo_dir
+
+    folders = [demo_dir() / "seed000_grids"]
+    if checkout_root() is not None:
+        folders.append(checkout_root() / "data" / "seed000_grids")
+    for folder in folders:
+        paths = {level: folder / f"{level}.csv" for level in LEVELS}
+        if all(p.is_file() for p in paths.values()):
+            return paths
+    raise DataError("seed 000's grid tables are not here; they ship with the zifviz source "
+                    "(data/seed000_grids/)", str(folders[0]))
 
 
 # ----------------------------------------------------------------------------- tables
