@@ -137,9 +137,9 @@ class SOAP(BaseEstimator):
         dscribe's GTO basis cannot be orthonormalised with 16 radial functions below
         r_cut ≈ 7 Å; there ``n_max`` is the largest it allows (:func:`largest_n_max`, e.g. 12
         at 2.5–3 Å, 14 at 5 Å), and :attr:`config` records the value used."""
-        return cls(level=level, r_cut=r_cut, sigma=sigma,
-                   n_max=min(16, largest_n_max(r_cut)), l_max=8, species="per-species",
-                   **kwargs)
+        settings = {"n_max": min(16, largest_n_max(r_cut)), "l_max": 8,
+                    "species": "per-species", **kwargs}  # kwargs may override (e.g. l_max)
+        return cls(level=level, r_cut=r_cut, sigma=sigma, **settings)
 
     @classmethod
     def seed003(cls, level: str = "atomistic", **kwargs) -> "SOAP":
