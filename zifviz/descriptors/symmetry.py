@@ -122,10 +122,11 @@ def zn_neighbours(positions: np.ndarray, cell: np.ndarray, r_cut: float):
 
     Returns ``(start, vectors, distances)``: the neighbours of centre ``i`` are rows
     ``start[i]:start[i + 1]`` of ``vectors`` (``r_j + shift − r_i``, Å) and ``distances``.
+    One thread (spread work over frames instead).
     """
     from vesin import NeighborList
 
-    nl = NeighborList(cutoff=float(r_cut), full_list=True, sorted=True)
+    nl = NeighborList(cutoff=float(r_cut), full_list=True, sorted=True, n_threads=1)
     i, vectors, distances = nl.compute(points=np.asarray(positions, dtype=float),
                                        box=np.asarray(cell, dtype=float), periodic=True,
                                        quantities="iDd")
