@@ -13,8 +13,8 @@ from zifviz.environments import PHASES
 from zifviz.errors import DescriptorMismatchError, ModelFileError, ZifvizError
 from zifviz.phases import (PhaseClassifier, accuracy, block_split, class_order,
                            confusion_matrix_figure, confusion_matrix_table, cross_source_figure,
-                           cross_source_table, group_split, per_class_metrics, random_split,
-                           run_ids)
+                           cross_source_table, evaluate, group_split, per_class_metrics,
+                           random_split, run_ids)
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +229,17 @@ def test_cross_source_table(demo):
     assert len(fig.data) == 2 and fig.data[0].text[2][2] == f"{t.iloc[2, 2]:.1f}"
     with pytest.raises(ZifvizError, match="two sources"):
         cross_source_table(X, table.assign(ensemble="NPT"), PhaseClassifier)
+
+
+def test_evaluate_scores_each_split(demo):
+    _, table, X = demo
+    summary, predictions = evaluate(lambda: PhaseClassifier.seed003("bpsf", max_iter=30), X,
+                                    table, return_predictions=True)
+    assert list(summary.index) == ["random", "block"]
+    assert (summary.n_train + summary.n_test == len(table)).all()
+    for split, p in predictions.items():
+        assert len(p) == summary.loc[split, "n_test"]
+        assert summary.loc[split, "accuracy"] == pytest.approx(np.mean(p.true == p.predicted))
+        assert (p.true.to_numpy() == table.phase.astype(str).to_numpy()[p.row]).all()
+    with pytest.raises(ZifvizError, match="'random' or 'block'"):
+        evaluate(PhaseClassifier, X, table, splits=["kfold"])

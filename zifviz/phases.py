@@ -15,6 +15,8 @@ Splits (row indices of the EnvironmentTable):
   :func:`run_ids`): no frame on both sides, the test frames come after the training frames;
 * :func:`group_split` — whole groups (runs, frameworks, ...) held out.
 
+:func:`evaluate` trains and scores a classifier on named splits (accuracy, sizes, rates).
+
 Metrics and figures: :func:`accuracy`, :func:`per_class_metrics` (DataFrame),
 :func:`confusion_matrix_table`, :func:`confusion_matrix_figure` (plotly, phases in seed 003's
 order, tick labels in the fixed phase colours), :func:`cross_source_table` and
@@ -586,6 +588,62 @@ def group_split(groups, test_size: float = 0.2, random_state: int = 0
     return np.sort(train), np.sort(test)
 
 
+def split_rows(table: pd.DataFrame, split: str = "random", test_size: float = 0.2,
+               random_state: int = 0, label: str = "phase") -> tuple[np.ndarray, np.ndarray]:
+    """``(train_rows, test_rows)`` of a named split: ``"random"`` (:func:`random_split`,
+    stratified by ``label``) or ``"block"`` (:func:`block_split`)."""
+    if split == "random":
+        return random_split(table[label], test_size, random_state)
+    if split == "block":
+        return block_split(table, test_size)
+    raise ZifvizError(f"split must be 'random' or 'block', not {split!r}")
+
+
+def evaluate(make_classifier, X, table: pd.DataFrame, splits: Sequence[str] = ("random", "block"),
+             *, label: str = "phase", test_size: float = 0.2, random_state: int = 0,
+             return_predictions: bool = False):
+    """Train a fresh classifier on each split's training rows and score its test rows.
+
+    Parameters
+    ----------
+    make_classifier:
+        Callable returning an unfitted classifier (``lambda: PhaseClassifier.seed003("bpsf")``).
+    X:
+        Descriptor matrix, rows aligned with ``table`` (the EnvironmentTable).
+    splits:
+        Names for :func:`split_rows`.
+
+    Returns
+    -------
+    DataFrame, one row per split: ``accuracy``, ``n_train``, ``n_test``, ``epochs``,
+    ``fit_seconds``, ``predict_per_second`` (environments). With ``return_predictions``,
+    also ``{split: DataFrame(row, true, predicted, confidence)}`` for confusion matrices.
+    """
+    X = np.asarray(X)
+    table = table.reset_index(drop=True)
+    if len(X) != len(table):
+        raise ZifvizError(f"{len(X)} descriptor rows for {len(table)} table rows")
+    y = table[label].astype(str).to_numpy()
+    rows, predictions = [], {}
+    for split in splits:
+        train, test = split_rows(table, split, test_size, random_state, label)
+        start = time.perf_counter()
+        model = make_classifier().fit(X[train], y[train])
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        proba = model.predict_proba(X[test])
+        predict_seconds = max(time.perf_counter() - start, 1e-9)
+        predicted = model.classes_[proba.argmax(axis=1)]
+        rows.append({"split": split, "accuracy": accuracy(y[test], predicted),
+                     "n_train": len(train), "n_test": len(test),
+                     "epochs": model.training_["epochs"], "fit_seconds": fit_seconds,
+                     "predict_per_second": len(test) / predict_seconds})
+        predictions[split] = pd.DataFrame({"row": test, "true": y[test], "predicted": predicted,
+                                           "confidence": proba.max(axis=1)})
+    summary = pd.DataFrame(rows).set_index("split")
+    return (summary, predictions) if return_predictions else summary
+
+
 # --------------------------------------------------------------------------------------------
 # metrics and figures
 # --------------------------------------------------------------------------------------------
@@ -714,13 +772,8 @@ def cross_source_table(X, table: pd.DataFrame, make_classifier, *, source: str =
     train_rows, test_rows = {}, {}
     for s in sources:
         rows = np.flatnonzero(table[source].astype(str).to_numpy() == s)
-        sub = table.iloc[rows]
-        if split == "random":
-            tr, te = random_split(sub[label], test_size, random_state)
-        elif split == "block":
-            tr, te = block_split(sub.reset_index(drop=True), test_size)
-        else:
-            raise ZifvizError(f"split must be 'random' or 'block', not {split!r}")
+        tr, te = split_rows(table.iloc[rows].reset_index(drop=True), split, test_size,
+                            random_state, label)
         train_rows[s], test_rows[s] = rows[tr], rows[te]
     train_rows["All"] = np.sort(np.concatenate([train_rows[s] for s in sources]))
     test_rows["All"] = np.sort(np.concatenate([test_rows[s] for s in sources]))
@@ -766,5 +819,5 @@ __all__ = [
     "PhaseClassifier", "accuracy", "block_split", "check_same_descriptor", "class_order",
     "confusion_matrix_figure", "confusion_matrix_table", "cross_source_figure",
     "cross_source_table", "descriptor_from_config", "group_split", "per_class_metrics",
-    "random_split", "run_ids", "value_settings",
+    "evaluate", "random_split", "run_ids", "split_rows", "value_settings",
 ]
