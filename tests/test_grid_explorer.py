@@ -201,3 +201,31 @@ def test_read_point_details(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="bad.npz"):
         read_point_details(tmp_path / "bad.npz")
+
+
+def test_explorer_reads_a_grid_search_file_and_shows_its_stored_details(tmp_path):
+    """The real chain: zifviz.gridsearch writes results + per-point .npz; a click shows them."""
+    from zifviz.datasets import load_demo
+    from zifviz.gridsearch import grid_search
+
+    demo = load_demo("energies")
+    info = demo.frames_info
+    frames = demo[info.groupby("framework", observed=True).head(2).index.to_numpy()[:16]]
+    out = tmp_path / "grid.csv"
+    results = grid_search(frames, "A", r_cuts=[6.0, 8.0], sigmas=[0.3, 0.6], n_max=6, l_max=3,
+                          n_train=None, n_splits=3, out=out, learning_curves=True,
+                          progress=False)
+    explorer = GridExplorer.from_results(out, color_range=None)
+    assert explorer.levels == ["A"] and len(explorer.points("A")) == 4
+    assert set(explorer.controls) == {"metric"}  # one value per other axis: no dropdowns
+    best = results.loc[results["test_rmse"].idxmin()]
+    assert explorer.minima.loc["A"].tolist() == pytest.approx(
+        [best["r_cut"], best["sigma"], best["test_rmse"]])
+    _click(explorer, 1, best["r_cut"], best["sigma"])
+    assert explorer.selected["details"]
+    names = [t.name for t in explorer.detail.data]
+    assert names[:2] == ["parity", "y = x"] and "test" in names
+    assert len(explorer.detail.data[0].x) == int(best["n_test"])
+    # the same table in memory, with the folder its relative paths start from
+    again = GridExplorer(results, root=tmp_path)
+    assert again.select("A", best["r_cut"], best["sigma"])["details"]

@@ -56,7 +56,7 @@ DEFAULT_RANGE = (0.05, 0.18)
 METRICS = {"test_rmse": "test RMSE", "train_rmse": "train RMSE"}
 #: columns of a tidy table that are never an axis of their own
 _NOT_AXES = {"level", "r_cut", "sigma", "details", "seconds", "settings_hash", "hash", "id",
-             "n_points", "started", "finished"}
+             "n_points", "n_test", "started", "finished"}
 #: arrays of a point's details file (.npz): parity data and learning curve
 DETAIL_KEYS = {"parity": ("y_true", "y_pred"), "parity_std": ("y_std",),
                "learning_curve": ("lc_n_train", "lc_test_rmse"), "learning_curve_train": ("lc_train_rmse",)}
@@ -285,11 +285,14 @@ class GridExplorer(widgets.VBox):
         :func:`read_point_details` of the row's ``details`` column).
     height:
         Height of the grid figure in pixels.
+    root:
+        Folder that relative paths in the ``details`` column are relative to (the folder
+        of the results CSV, as :func:`zifviz.gridsearch.grid_search` writes them).
     """
 
     def __init__(self, results: pd.DataFrame, *, color_range=DEFAULT_RANGE,
                  fill_threshold: float = 0.5, details: Callable | None = None,
-                 height: int = 420):
+                 height: int = 420, root=None):
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
@@ -301,6 +304,10 @@ class GridExplorer(widgets.VBox):
             raise DataError(f"results table has no column {need[0]!r}; columns: {list(results.columns)}",
                             "GridExplorer")
         self.results = results.reset_index(drop=True)
+        if root is not None and "details" in self.results:
+            self.results["details"] = [
+                None if not isinstance(p, (str, os.PathLike)) else str(Path(root) / p)
+                for p in self.results["details"]]
         self.levels = _levels(self.results)
         self.fill_threshold = float(fill_threshold)
         self._details = details or (lambda row: read_point_details(row.get("details")))
@@ -402,6 +409,15 @@ class GridExplorer(widgets.VBox):
         "rmse": "result.av_test_rmse", "train_rmse": "result.av_train_rmse"})``; see
         :func:`tidy_grid_tables` for the tables and columns."""
         return cls(tidy_grid_tables(tables, columns), **kwargs)
+
+    @classmethod
+    def from_results(cls, path, **kwargs) -> "GridExplorer":
+        """An explorer over a tidy results file (.csv/.tsv/.json) such as
+        :func:`zifviz.gridsearch.grid_search` writes; ``details`` paths in it are taken
+        relative to the file's folder."""
+        table, _ = read_grid_table(path, "results")
+        kwargs.setdefault("root", Path(os.fspath(path)).parent)
+        return cls(table, **kwargs)
 
     # ------------------------------------------------------------------ state
     @property
