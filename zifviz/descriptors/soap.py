@@ -33,7 +33,7 @@ from ase import Atoms
 from scipy.linalg import LinAlgWarning
 from sklearn.base import BaseEstimator
 
-from ..coarse import B_SYMBOL, level_geometry, normalise_level
+from ..coarse import B_SYMBOL, normalise_level
 from ..errors import (PerceptionError, StructureError, TopologyMismatchError,
                       UnderCoordinatedZnWarning, ZifvizError)
 from ..topology import ZIFTopology, perceive
@@ -46,7 +46,7 @@ CHANNELS = {"atomistic": ("Zn", "N", "C", "H"), "AB2": ("A", "B"), "A": ("A",)}
 _SYMBOL = {"A": "Zn", "B": B_SYMBOL}
 _ZN = 30
 _SINGLE = "Zn"   # the element every atom becomes in a single-channel SOAP
-_CHUNK = 4       # frames per task sent to a worker
+_TASKS_PER_WORKER = 4  # frames are sent to workers in this many chunks per worker
 _CACHE_ENV = "ZIFVIZ_CACHE_DIR"
 
 
@@ -288,7 +288,8 @@ class SOAP(BaseEstimator):
             for pos, atoms in missing:
                 yield pos, computer.rows(atoms, pos)
             return
-        size = max(1, min(_CHUNK, -(-len(missing) // (2 * (n_jobs if client is None else 4)))))
+        workers = n_jobs if client is None else max(1, sum(client.nthreads().values()))
+        size = max(1, -(-len(missing) // (_TASKS_PER_WORKER * workers)))
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
         if client is not None:
             from distributed import as_completed
@@ -410,8 +411,8 @@ class _Computer:
                            pbc=True)
             centres = np.arange(len(zn))
         else:
-            topo = self._topology(atoms, label)
-            beads, _, _ = level_geometry(topo, positions, cell, "AB2")
+            topo = self._topology(atoms, label)  # checked against this frame: its geometry
+            beads = np.vstack([positions[zn], topo.centres])  # = level_geometry's AB2 beads
             b = _ZN if s["species"] == "single" else 8  # B_SYMBOL "O"
             numbers = np.concatenate([np.full(len(zn), _ZN), np.full(len(beads) - len(zn), b)])
             system = Atoms(numbers=numbers, positions=beads, cell=cell, pbc=True)
