@@ -208,7 +208,8 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
             settings = dict(descriptor=SOAP.seed003(level, progress=False),
                             hidden_layer_sizes=(100,), max_iter=1000)
         elif kind == "bpsf":
-            settings = dict(descriptor=BPSF(level), hidden_layer_sizes=(24,), max_iter=350,
+            settings = dict(descriptor=BPSF(level, progress=False), hidden_layer_sizes=(24,),
+                            max_iter=350,
                             n_iter_no_change=None)
         else:
             raise ZifvizError(f"seed 003 has a 'soap' and a 'bpsf' classifier, not {kind!r}")
