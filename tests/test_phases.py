@@ -243,3 +243,22 @@ def test_evaluate_scores_each_split(demo):
         assert (p.true.to_numpy() == table.phase.astype(str).to_numpy()[p.row]).all()
     with pytest.raises(ZifvizError, match="'random' or 'block'"):
         evaluate(PhaseClassifier, X, table, splits=["kfold"])
+
+
+def test_soap_classifier_round_trip_and_level_mismatch(tmp_path):
+    from zifviz.descriptors import SOAP
+
+    ds = load_demo("phases")
+    frames = [ds[0], ds[len(ds) - 1]]   # a ZIF-4 and a liquid frame
+    model = PhaseClassifier.seed003("soap", "AB2", max_iter=5).fit(frames)
+    assert model.n_features_in_ == 780 and list(model.classes_) == ["ZIF-4", "liquid"]
+    model.save(tmp_path / "soap")
+    back = PhaseClassifier.load(tmp_path / "soap")
+    assert back.descriptor.config["params"] == model.descriptor.config["params"]
+    assert np.array_equal(back.predict_proba(frames), model.predict_proba(frames))
+    # float64 rows are the same descriptor; another level or cut-off is not
+    PhaseClassifier.load(tmp_path / "soap", descriptor=SOAP.seed003("AB2", dtype="float64"))
+    with pytest.raises(DescriptorMismatchError, match=r"params.level: model 'AB2', data 'A'"):
+        PhaseClassifier.load(tmp_path / "soap", descriptor=SOAP.seed003("A"))
+    with pytest.raises(DescriptorMismatchError, match="class"):
+        PhaseClassifier.load(tmp_path / "soap", descriptor=BPSF())
