@@ -164,12 +164,16 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
     progress:
         Show progress bars while describing frames.
 
-    Attributes (after fit)
-    ----------------------
-    classes_: class names, seed 003's phase order first.
-    mlp_: the fitted ``MLPClassifier`` (its integer classes index ``classes_``).
-    scale_offset_, scale_factor_: scaled = (X − offset) / factor.
-    training_: metadata of the fit (sizes, epochs, loss, time, convergence).
+    Attributes
+    ----------
+    classes_:
+        Class names (after fit), seed 003's phase order first.
+    mlp_:
+        The fitted ``MLPClassifier`` (its integer classes index ``classes_``).
+    scale_offset_, scale_factor_:
+        Feature scaling: scaled = (X − offset) / factor.
+    training_:
+        Metadata of the fit (sizes, epochs, loss, time, convergence, train accuracy).
     """
 
     def __init__(self, descriptor=None, hidden_layer_sizes=(100,), activation="relu",
@@ -209,8 +213,7 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
                             hidden_layer_sizes=(100,), max_iter=1000)
         elif kind == "bpsf":
             settings = dict(descriptor=BPSF(level, progress=False), hidden_layer_sizes=(24,),
-                            max_iter=350,
-                            n_iter_no_change=None)
+                            max_iter=350, n_iter_no_change=None)
         else:
             raise ZifvizError(f"seed 003 has a 'soap' and a 'bpsf' classifier, not {kind!r}")
         settings.update(kwargs)
@@ -238,12 +241,13 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
                               "infinite values")
         return X
 
-    def _inputs(self, data) -> tuple[np.ndarray, pd.DataFrame | None]:
+    def _features(self, data) -> np.ndarray:
+        """The descriptor matrix of ``data`` (a matrix as is, frames described)."""
         if _is_matrix(data):
-            return self._matrix(data), None
+            return self._matrix(data)
         if isinstance(data, Atoms):
             data = [data]
-        return self._matrix(self._describe(data)), None
+        return self._matrix(self._describe(data))
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, frames_or_X, y=None, *, table: pd.DataFrame | None = None) -> "PhaseClassifier":
@@ -275,7 +279,7 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
                 raise ZifvizError(f"the environment table has no {column!r} column to learn "
                                   f"(columns: {list(table.columns)})")
             y = table[column]
-        X, _ = self._inputs(frames_or_X)
+        X = self._features(frames_or_X)
         labels = pd.Series(y).reset_index(drop=True)
         if len(labels) != len(X):
             raise ZifvizError(f"{len(labels)} labels for {len(X)} descriptor rows")
@@ -330,7 +334,7 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
 
     def _scaled(self, frames_or_X) -> np.ndarray:
         self._check_fitted()
-        X, _ = self._inputs(frames_or_X)
+        X = self._features(frames_or_X)
         if X.shape[1] != self.n_features_in_:
             raise DescriptorMismatchError(
                 f"the data have {X.shape[1]} features per environment, the model was trained "
