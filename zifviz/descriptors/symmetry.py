@@ -41,6 +41,7 @@ import numpy as np
 from ase import Atoms
 
 from ..coarse import normalise_level
+from ..environments import _frame_source
 from ..errors import PerceptionError, ZifvizError
 from ..geometry import check_finite, periodic_cell
 
@@ -133,12 +134,6 @@ def zn_neighbours(positions: np.ndarray, cell: np.ndarray, r_cut: float):
     start = np.searchsorted(np.asarray(i, dtype=np.int64), np.arange(len(positions) + 1))
     return start.astype(np.int64), np.ascontiguousarray(vectors, dtype=float), \
         np.ascontiguousarray(distances, dtype=float)
-
-
-def _frame_name(atoms: Atoms, pos: int) -> str:
-    where = atoms.info.get("source_file") or atoms.info.get("source") or "frames"
-    frame = atoms.info.get("frame")
-    return f"{where} (frame {frame if frame is not None else pos})"
 
 
 class BPSF:
@@ -239,7 +234,7 @@ class BPSF:
     # -- computing -----------------------------------------------------------------------
     def transform_frame(self, atoms: Atoms, source: str | None = None) -> np.ndarray:
         """The (n_Zn, n_features) values of one frame, Zn in increasing atom index."""
-        source = source or _frame_name(atoms, 0)
+        source = source or _frame_source(atoms, 0)
         zn = np.flatnonzero(atoms.numbers == _ZN)
         if len(zn) == 0:
             raise PerceptionError("no Zn (or A beads) in the structure: nothing to describe",
@@ -285,7 +280,7 @@ class BPSF:
                                          leave=False)):
             if not isinstance(atoms, Atoms):
                 raise ZifvizError(f"frame {pos} is a {type(atoms).__name__}, not ase.Atoms")
-            blocks.append(self.transform_frame(atoms, _frame_name(atoms, pos)))
+            blocks.append(self.transform_frame(atoms, _frame_source(atoms, pos)))
         if not blocks:
             return np.zeros((0, self.n_features))
         return np.concatenate(blocks)
