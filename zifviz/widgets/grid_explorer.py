@@ -474,7 +474,7 @@ class GridExplorer(widgets.VBox):
                              + (f", {dup} repeated (mean shown)" if dup else ""))
         out_of_range = sum(int(((p["rmse"] < lo) | (p["rmse"] > hi)).sum()) for p in self._points.values())
         self.status.value = ("<small>" + "; ".join(notes)
-                             + f". Log colour scale {lo:g}–{hi:g} eV"
+                             + f". Log colour scale {lo:.3g}–{hi:.3g} eV"
                              + (f" ({out_of_range} points outside it take the end colours)"
                                 if out_of_range else "") + ".</small>")
         self.minima_table.value = self._minima_html(minima)
