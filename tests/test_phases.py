@@ -262,3 +262,15 @@ def test_soap_classifier_round_trip_and_level_mismatch(tmp_path):
         PhaseClassifier.load(tmp_path / "soap", descriptor=SOAP.seed003("A"))
     with pytest.raises(DescriptorMismatchError, match="class"):
         PhaseClassifier.load(tmp_path / "soap", descriptor=BPSF())
+
+
+def test_predictions_in_chunks_and_with_a_reused_topology(demo):
+    frames, table, X = demo
+    model = PhaseClassifier.seed003("bpsf", max_iter=20).fit(X, table.phase)
+    run = load_demo("phases")[:5]           # five frames of one MD run
+    whole = model.predict_proba(run)
+    np.testing.assert_allclose(model.predict_proba(run, chunk_frames=2), whole)
+    topo = zifviz.perceive(run[0])
+    out = model.predict_table(run, topologies=topo)   # perceived once, checked on each frame
+    np.testing.assert_allclose(out[[f"p_{c}" for c in model.classes_]].to_numpy(), whole)
+    assert model.predict_proba([]).shape == (0, len(model.classes_))

@@ -341,10 +341,28 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
                 f"on {self.n_features_in_} (other descriptor settings?)")
         return (X - self.scale_offset_) / self.scale_factor_
 
-    def predict_proba(self, frames_or_X) -> np.ndarray:
-        """(n_env, n_classes) probabilities, columns in the order of :attr:`classes_`."""
-        X = self._scaled(frames_or_X)
-        return self.mlp_.predict_proba(X)
+    def predict_proba(self, frames_or_X, *, chunk_frames: int = 64) -> np.ndarray:
+        """(n_env, n_classes) probabilities, columns in the order of :attr:`classes_`.
+
+        Frames are described ``chunk_frames`` at a time, so memory stays flat along a long
+        trajectory (only the probabilities are kept).
+        """
+        self._check_fitted()
+        if _is_matrix(frames_or_X):
+            return self.mlp_.predict_proba(self._scaled(frames_or_X))
+        if isinstance(frames_or_X, Atoms):
+            frames_or_X = [frames_or_X]
+        chunk_frames = max(1, int(chunk_frames))
+        out, chunk = [], []
+        for atoms in frames_or_X:
+            chunk.append(atoms)
+            if len(chunk) == chunk_frames:
+                out.append(self.mlp_.predict_proba(self._scaled(chunk)))
+                chunk = []
+        if chunk or not out:
+            out.append(self.mlp_.predict_proba(self._scaled(chunk)) if chunk
+                       else np.zeros((0, len(self.classes_))))
+        return np.concatenate(out)
 
     def predict(self, frames_or_X) -> np.ndarray:
         """Predicted class name of every environment."""
