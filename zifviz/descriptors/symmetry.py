@@ -195,7 +195,7 @@ class BPSF:
         """JSON-able settings (everything that determines the values, plus versions)."""
         from .. import __version__
 
-        return {"class": "BPSF", "level": self.level, "r_cut": self.r_cut,
+        return {"class": "zifviz.descriptors.BPSF", "level": self.level, "r_cut": self.r_cut,
                 "etas": list(self.etas), "eta_unit": "Bohr^-2", "bohr": BOHR,
                 "lambdas": list(self.lambdas), "cutoff_function": "cosine",
                 "angular_pairs": "ordered", "species": ["Zn"],
@@ -206,7 +206,7 @@ class BPSF:
         """Rebuild from :attr:`config` (a dict or its JSON text)."""
         if isinstance(config, str):
             config = json.loads(config)
-        if config.get("class", "BPSF") != "BPSF":
+        if config.get("class", "BPSF") not in ("BPSF", "zifviz.descriptors.BPSF"):
             raise ZifvizError(f"not a BPSF config: class {config.get('class')!r}")
         for key, expected in (("eta_unit", "Bohr^-2"), ("cutoff_function", "cosine"),
                               ("angular_pairs", "ordered")):
