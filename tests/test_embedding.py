@@ -106,3 +106,32 @@ def test_bad_input_and_files(fitted, tmp_path):
     np.savez(other, header=np.array(json.dumps({"class": "GPR"})), data=X, embedding=X[:, :2])
     with pytest.raises(ModelFileError, match="not a TSNEMap"):
         TSNEMap.load(other)
+
+
+def test_map_figure_panels_and_fixed_colours():
+    import pandas as pd
+
+    from zifviz.embedding import category_colors, map_figure, neighbour_agreement
+    from zifviz.palettes import palette_for
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"phase": rng.choice(["liquid", "ZIF-4", "glass"], 90),
+                          "ensemble": rng.choice(["NVT", "NPT"], 90),
+                          "confidence": rng.uniform(size=90)})
+    xy = rng.normal(size=(90, 2))
+    fig = map_figure(xy, table, color_by="phase", facet="ensemble")
+    coloured = [t for t in fig.data if t.name]
+    assert {t.name for t in coloured} == {"liquid", "ZIF-4", "glass"}
+    assert all(t.marker.color == palette_for("phase")[t.name] for t in coloured)
+    # each panel holds its own rows in colour (the rest grey behind): all rows once per panel
+    assert sum(len(t.x) for t in coloured) == 90
+    assert len(fig.layout.annotations) == 2  # one title per panel
+    assert list(category_colors("predicted", table["phase"])) == ["ZIF-4", "glass", "liquid"]
+    num = map_figure(xy, table, color_by="confidence", background=xy[:10])
+    assert len(num.data[0].x) == 10 and len(num.data[1].x) == 90
+    with pytest.raises(ZifvizError, match="no column"):
+        map_figure(xy, table, color_by="nope")
+    with pytest.raises(ZifvizError, match="not"):
+        map_figure(xy[:5], table)
+    labels = np.where(xy[:, 0] > 0, "a", "b")
+    assert neighbour_agreement(xy, labels, xy[:20] + 1e-3, labels[:20], k=1) == 1.0

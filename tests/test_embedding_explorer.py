@@ -16,7 +16,8 @@ from zifviz.datasets import load_demo
 from zifviz.errors import ZifvizError
 from zifviz.palettes import NAN_COLOR, palette_for
 from zifviz.widgets import EmbeddingExplorer
-from zifviz.widgets.embedding_explorer import palette_property, points_in_polygon
+from zifviz.embedding import palette_property
+from zifviz.widgets.embedding_explorer import points_in_polygon
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,11 @@ without moving the reference points (openTSNE's ``TSNEEmbedding.transform``); ``
 (n, 2)
 >>> xy_new = tsne.transform(X_new)                             # reference map unchanged
 >>> tsne.save("map.npz"); TSNEMap.load("map.npz").transform(X_new)   # the same placements
+
+Figures: :func:`map_figure` (the map coloured by a column, one panel per value of another,
+e.g. per source as seed 003's Fig. 4; fixed colours of :mod:`zifviz.palettes`);
+:func:`neighbour_agreement` (how often a placed row lands among reference rows of its own
+label). The interactive view is :class:`zifviz.widgets.EmbeddingExplorer`.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from .errors import ModelFileError, ZifvizError
+from .palettes import KNOWN, NAN_COLOR, palette_for
 from .storage import atomic_write
 
-__all__ = ["TSNEMap", "FORMAT_VERSION"]
+__all__ = ["TSNEMap", "FORMAT_VERSION", "map_figure", "neighbour_agreement", "category_colors",
+           "is_categorical", "palette_property"]
 
 #: version of the ``.npz`` layout written by :meth:`TSNEMap.save`
 FORMAT_VERSION = 1
@@ -327,3 +334,141 @@ class TSNEMap(BaseEstimator):
         self.kl_divergence_ = float(header["kl_divergence"])
         self.embedding_ = embedding.copy()
         return self
+
+
+# ---------------------------------------------------------------------- colours and figures
+def is_categorical(values) -> bool:
+    """Whether a column is coloured by category (strings, booleans, categoricals)."""
+    import pandas as pd
+
+    dtype = pd.Series(values).dtype
+    return isinstance(dtype, pd.CategoricalDtype) or dtype.kind in "bOSU" or \
+        pd.api.types.is_string_dtype(dtype)
+
+
+def palette_property(column: str, categories) -> str:
+    """Name of the fixed colour table for ``column``: its own if it has one, else the known
+    table that holds all of its categories (a predicted phase gets the phase colours, an
+    ``ensemble`` of NVT/NPT the source colours), else the column name (qualitative colours
+    in category order)."""
+    if column in KNOWN:
+        return column
+    cats = {str(c) for c in categories} - {"nan", "None", "<NA>"}
+    for name, table in KNOWN.items():
+        if name != "bool" and cats and cats <= set(table):
+            return name
+    return column
+
+
+def category_colors(column: str, values) -> dict[str, str]:
+    """``{category: '#rrggbb'}`` for the values of a categorical column, in drawing order:
+    the categories of the fixed table first (in its order), then the others sorted."""
+    import pandas as pd
+
+    values = pd.Series(values)
+    cats = [str(c) for c in pd.unique(values.dropna())]
+    prop = palette_property(column, cats)
+    fixed = list(palette_for(prop))
+    cats = [c for c in fixed if c in cats] + sorted(c for c in cats if c not in fixed)
+    return palette_for(prop, cats)
+
+
+def map_figure(xy, table, color_by: str = "phase", facet: str | None = None,
+               background=None, marker_size: float | None = None, height: int = 420,
+               title: str | None = None):
+    """A 2-D map as a plotly figure, coloured by a column of ``table`` (row-aligned with
+    ``xy``).
+
+    Parameters
+    ----------
+    xy:
+        ``(n, 2)`` map positions (e.g. :attr:`TSNEMap.embedding_`).
+    table:
+        DataFrame with ``color_by`` (and ``facet``) columns, one row per row of ``xy``.
+    color_by:
+        Categorical column (fixed palettes, one legend entry per category) or numeric
+        (colour scale).
+    facet:
+        Column whose values get one panel each, on the same axes (seed 003's Fig. 4: one
+        panel per source); the other rows are drawn light grey behind.
+    background:
+        ``(m, 2)`` positions drawn light grey behind every panel (e.g. the reference map
+        under placed points).
+    """
+    import pandas as pd
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    xy = np.asarray(xy, dtype=float)
+    if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) != len(table):
+        raise ZifvizError(f"map_figure: xy of shape {xy.shape} is not (n, 2) with n = "
+                          f"{len(table)} table rows")
+    for column in (color_by, facet):
+        if column is not None and column not in table.columns:
+            raise ZifvizError(f"map_figure: no column {column!r} in the table")
+    panels = [None] if facet is None else [str(v) for v in pd.unique(table[facet].dropna())]
+    fig = make_subplots(rows=1, cols=len(panels), shared_xaxes=True, shared_yaxes=True,
+                        horizontal_spacing=0.02,
+                        subplot_titles=None if facet is None else
+                        [f"{facet} = {p}" for p in panels])
+    size = marker_size or (5 if len(xy) < 5000 else 3)
+    values = table[color_by]
+    categorical = is_categorical(values)
+    colours = category_colors(color_by, values) if categorical else {}
+    numbers = None if categorical else pd.to_numeric(values, errors="coerce").to_numpy(float)
+    grey = dict(color="#d9d9d9", size=max(size - 1, 2))
+    for k, panel in enumerate(panels, start=1):
+        mine = np.ones(len(xy), bool) if panel is None else \
+            (table[facet].astype(str) == panel).to_numpy()
+        behind = [xy[~mine]] + ([np.asarray(background, float)] if background is not None else [])
+        behind = np.vstack(behind) if behind else np.zeros((0, 2))
+        if len(behind):
+            fig.add_trace(go.Scattergl(x=behind[:, 0], y=behind[:, 1], mode="markers",
+                                       marker=grey, hoverinfo="skip", showlegend=False),
+                          row=1, col=k)
+        if categorical:
+            labels = values.astype(str).where(values.notna(), None).to_numpy()
+            for cat, colour in colours.items():
+                sel = mine & (labels == cat)
+                fig.add_trace(go.Scattergl(
+                    x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=cat, legendgroup=cat,
+                    showlegend=k == 1, marker=dict(color=colour, size=size, opacity=0.85)),
+                    row=1, col=k)
+            sel = mine & values.isna().to_numpy()
+            if sel.any():
+                fig.add_trace(go.Scattergl(x=xy[sel, 0], y=xy[sel, 1], mode="markers",
+                                           name="no value", showlegend=k == 1,
+                                           marker=dict(color=NAN_COLOR, size=size)),
+                              row=1, col=k)
+        else:
+            ok = mine & np.isfinite(numbers)
+            finite = numbers[np.isfinite(numbers)]
+            fig.add_trace(go.Scattergl(
+                x=xy[ok, 0], y=xy[ok, 1], mode="markers", name=color_by, showlegend=False,
+                marker=dict(color=numbers[ok], colorscale="Viridis", size=size,
+                            cmin=float(finite.min()) if len(finite) else None,
+                            cmax=float(finite.max()) if len(finite) else None,
+                            colorbar=dict(title=dict(text=color_by)) if k == 1 else None,
+                            showscale=k == 1)), row=1, col=k)
+    fig.update_xaxes(showticklabels=False, zeroline=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, zeroline=False, showgrid=False)
+    fig.update_layout(height=height, template="plotly_white", title=title,
+                      legend=dict(title=dict(text=color_by), itemsizing="constant"),
+                      margin=dict(l=10, r=10, t=60 if title else 40, b=10))
+    return fig
+
+
+def neighbour_agreement(xy_reference, labels_reference, xy_new, labels_new,
+                        k: int = 10) -> float:
+    """Fraction of new rows whose ``k`` nearest reference rows on the map mostly (majority
+    vote) carry the new row's own label: do placed environments land in their phase's
+    region?"""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    ref = np.asarray(xy_reference, float)
+    new = np.asarray(xy_new, float)
+    if len(ref) != len(labels_reference) or len(new) != len(labels_new):
+        raise ZifvizError("neighbour_agreement: positions and labels differ in length")
+    vote = KNeighborsClassifier(n_neighbors=min(k, len(ref))).fit(
+        ref, np.asarray(labels_reference).astype(str))
+    return float(np.mean(vote.predict(new) == np.asarray(labels_new).astype(str)))

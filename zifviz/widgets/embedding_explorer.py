@@ -31,11 +31,11 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from ..embedding import category_colors, is_categorical, palette_property
 from ..errors import ZifvizError
-from ..palettes import KNOWN, NAN_COLOR, palette_for
+from ..palettes import NAN_COLOR
 
-__all__ = ["EmbeddingExplorer", "is_categorical", "palette_property", "points_in_polygon",
-           "MAX_POINTS"]
+__all__ = ["EmbeddingExplorer", "points_in_polygon", "MAX_POINTS"]
 
 #: rows drawn at most (level of detail above this)
 MAX_POINTS = 100_000
@@ -45,26 +45,6 @@ _KEY_COLUMNS = ("structure_id", "frame", "zn", "zn_rank", "frame_pos", "source_f
 #: booleans and pandas categoricals are categorical
 _MAX_CATEGORIES = 60
 _CONTINUOUS_SCALE = "Viridis"
-
-
-def is_categorical(values: pd.Series) -> bool:
-    """Whether a column is coloured by category (strings, booleans, categoricals)."""
-    kind = values.dtype.kind
-    return isinstance(values.dtype, pd.CategoricalDtype) or kind in "bOSU" or \
-        pd.api.types.is_string_dtype(values.dtype)
-
-
-def palette_property(column: str, categories) -> str:
-    """Name of the fixed colour table for ``column``: its own if it has one, else the known
-    table that holds all of its categories (a predicted phase gets the phase colours),
-    else the column name (qualitative colours in category order)."""
-    if column in KNOWN:
-        return column
-    cats = {str(c) for c in categories} - {"nan", "None", "<NA>"}
-    for name, table in KNOWN.items():
-        if name != "bool" and cats and cats <= set(table):
-            return name
-    return column
 
 
 def points_in_polygon(x: np.ndarray, y: np.ndarray, px, py) -> np.ndarray:
@@ -123,8 +103,8 @@ class EmbeddingExplorer(widgets.VBox):
         Level of the 3D view built from ``frames``.
     dragmode:
         What a drag does first: ``"lasso"`` (default), ``"select"`` (box), ``"zoom"``, ``"pan"``.
-    height:
-        Height of the map in pixels.
+    height, width:
+        Size of the map in pixels (the 3D view takes the rest of the row).
     random_state:
         Seed of the subsample of the level-of-detail view.
 
@@ -142,7 +122,7 @@ class EmbeddingExplorer(widgets.VBox):
     def __init__(self, table: pd.DataFrame, embedding, frames=None, color_by: str | None = None,
                  color_columns=None, max_points: int = MAX_POINTS, viewer=None,
                  level: str = "AB2", dragmode: str = "lasso", height: int = 480,
-                 random_state: int = 0):
+                 width: int = 560, random_state: int = 0):
         import plotly.graph_objects as go
 
         if not isinstance(table, pd.DataFrame):
@@ -192,7 +172,8 @@ class EmbeddingExplorer(widgets.VBox):
             self._check_locators(frames if frames is not None else self.viewer.scene.frames)
 
         self.figure = go.FigureWidget(layout=go.Layout(
-            height=height, margin=dict(l=10, r=10, t=30, b=10), dragmode=dragmode,
+            height=height, width=width, margin=dict(l=10, r=10, t=30, b=10),
+            dragmode=dragmode,
             template="plotly_white", hovermode="closest", uirevision="zifviz-map",
             xaxis=dict(range=list(self._full_range[0][:1]) + [self._full_range[1][0]],
                        showticklabels=False, title=None, zeroline=False),
@@ -210,11 +191,11 @@ class EmbeddingExplorer(widgets.VBox):
         self.details = widgets.HTML()
         self.details.add_class("zifviz-embedding-details")
         left = widgets.VBox([self.color_dropdown, self.figure, self.status, self.details],
-                            layout=widgets.Layout(flex="1 1 55%", min_width="380px"))
+                            layout=widgets.Layout(flex="0 0 auto", width=f"{width + 8}px"))
         parts = [left]
         if self.viewer is not None:
-            self.viewer.layout.flex = "1 1 45%"
-            self.viewer.layout.min_width = "320px"
+            self.viewer.layout.flex = "1 1 320px"
+            self.viewer.layout.min_width = "300px"
             parts.append(self.viewer)
         super().__init__(children=[widgets.HBox(parts, layout=widgets.Layout(
             flex_flow="row wrap", align_items="flex-start"))])
@@ -289,12 +270,8 @@ class EmbeddingExplorer(widgets.VBox):
         """[(name, rows, colour or None, values or None)] for the drawn rows."""
         values = self.table[column].iloc[self.shown]
         if is_categorical(self.table[column]):
-            full = self.table[column]
-            cats = [str(c) for c in pd.unique(full.dropna())]
-            prop = palette_property(column, cats)
-            fixed = list(palette_for(prop))
-            cats = [c for c in fixed if c in cats] + sorted(c for c in cats if c not in fixed)
-            colours = palette_for(prop, cats)
+            colours = category_colors(column, self.table[column])
+            cats = list(colours)
             labels = values.astype(str).where(values.notna(), None).to_numpy()
             out = []
             for c in cats:
@@ -439,6 +416,7 @@ class EmbeddingExplorer(widgets.VBox):
         """Show the selection on the map (unselected points faded)."""
         sel = np.asarray(self.selected, dtype=np.int64)
         with self.figure.batch_update():
+            self.figure.layout.selections = ()  # the outline of an earlier lasso
             for trace, rows in zip(self.figure.data, self._trace_rows):
                 if not len(sel):
                     trace.selectedpoints = None

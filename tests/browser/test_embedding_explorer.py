@@ -1,0 +1,145 @@
+"""EmbeddingExplorer in JupyterLab (headless Chromium): the WebGL map draws in the phase
+colours, a real mouse lasso (plotly's lasso tool) selects environments in Python, and the 3D
+viewer shows the first selected Zn highlighted; a click selects one environment.
+
+Screenshots: test-artifacts/browser/test_embedding_explorer_*.png
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+from conftest import write_notebook
+
+from zifviz.palettes import palette_for
+
+# A map with one blob per phase (the real t-SNE map is in notebook 03, see
+# test_notebook03 below): the test knows where to lasso.
+CELLS = [
+    """import json
+import numpy as np
+import ipywidgets as w
+import zifviz
+from zifviz.datasets import load_demo
+from zifviz.widgets import EmbeddingExplorer
+ds = load_demo("phases")
+info = ds.frames_info.reset_index(drop=True)
+pick = [int(info.index[info["phase"] == p][k]) for p in ("ZIF-4", "liquid") for k in (0, 7)]
+frames = ds[pick]
+table = zifviz.environment_table(frames)
+rng = np.random.default_rng(0)
+x = np.where(table["phase"] == "ZIF-4", -10.0, 10.0) + rng.normal(size=len(table))
+xy = np.column_stack([x, rng.normal(size=len(table))])
+explorer = EmbeddingExplorer(table, xy, frames, level="AB2", height=420)
+out = w.Output()
+out.add_class("t-selection")
+def report(sel):
+    out.append_stdout(json.dumps({"n": len(sel), "phases": sorted(set(sel["phase"])),
+                                  "first": [int(sel["frame_pos"].iloc[0]), int(sel["zn_rank"].iloc[0])] if len(sel) else None}) + "\\n")
+explorer.on_select(report)
+w.VBox([explorer, out])""",
+    "print(json.dumps({'liquid': int((table['phase'] == 'liquid').sum()), 'n': len(table)}))",
+]
+
+
+def _plot(nb):
+    return nb.page.locator(".jp-NotebookPanel .zifviz-embedding-map.js-plotly-plot").first
+
+
+def _to_pixels(nb, xs, ys):
+    """Data coordinates -> page pixels through plotly's own axes."""
+    return nb.page.evaluate(
+        """([el, xs, ys]) => {
+            const gd = el; const fl = gd._fullLayout; const r = gd.getBoundingClientRect();
+            return xs.map((x, i) => [r.left + fl.xaxis._offset + fl.xaxis.d2p(x),
+                                      r.top + fl.yaxis._offset + fl.yaxis.d2p(ys[i])]);
+        }""", [_plot(nb).element_handle(), list(xs), list(ys)])
+
+
+def _selection(nb, timeout=15):
+    box = nb.page.locator(".jp-NotebookPanel .t-selection")
+    box.get_by_text('"n":').first.wait_for(timeout=timeout * 1000)
+    return json.loads(box.inner_text().strip().splitlines()[-1])
+
+
+def test_lasso_selects_and_shows_in_3d(open_notebook, latencies):
+    nb = open_notebook(write_notebook("embedding_explorer", CELLS))
+    nb.run_all(timeout=180)
+    counts = json.loads(nb.page.locator(".jp-OutputArea-output").last.inner_text())
+    explorer = nb.widget(".zifviz-embedding-explorer")
+    plot = _plot(nb)
+    plot.wait_for(timeout=60_000)
+    png_map, stats = nb.wait_drawn(plot, "map")
+    # both phase colours are on the map
+    fractions = nb.color_fractions(png_map, [palette_for("phase")[p] for p in ("ZIF-4", "liquid")],
+                                   tolerance=30)
+    assert all(f > 1e-4 for f in fractions.values()), fractions  # 32 dots each
+    viewer = nb.viewer(0)
+    ngl = nb.wait_viewer_ready(viewer)
+    canvas3d = viewer.locator(".zifviz-ngl canvas").first
+    png3d_before, _ = nb.wait_drawn(canvas3d, "3d-before")
+
+    # lasso tool from plotly's mode bar, then a mouse drag around the liquid blob (x ~ +10)
+    plot.scroll_into_view_if_needed()
+    plot.hover()
+    nb.page.locator(".jp-NotebookPanel .zifviz-embedding-map "
+                    ".modebar-btn[data-title='Lasso Select']").first.click()
+    (x0, x1), (y0, y1) = plot.evaluate(
+        "(gd) => [gd._fullLayout.xaxis.range, gd._fullLayout.yaxis.range]")
+    ya, yb = y0 + 0.02 * (y1 - y0), y1 - 0.02 * (y1 - y0)
+    xb = x1 - 0.02 * (x1 - x0)
+    corners = [(4, ya), (xb, ya), (xb, yb), (4, yb), (4, ya + 0.01)]
+    path = _to_pixels(nb, [c[0] for c in corners], [c[1] for c in corners])
+    t0 = time.monotonic()
+    nb.page.mouse.move(*path[0])
+    nb.page.mouse.down()
+    for (xa, ya), (xb, yb) in zip(path[:-1], path[1:]):
+        for s in np.linspace(0, 1, 8)[1:]:
+            nb.page.mouse.move(xa + s * (xb - xa), ya + s * (yb - ya))
+    nb.page.mouse.up()
+    sel = _selection(nb)
+    lasso_s = time.monotonic() - t0
+    assert sel["n"] == counts["liquid"] and sel["phases"] == ["liquid"], sel
+    status = explorer.locator(".zifviz-embedding-status").inner_text()
+    assert f"{counts['liquid']} selected" in status, status
+    details = explorer.locator(".zifviz-embedding-details").inner_text()
+    assert "liquid" in details and "selected" in details
+
+    # the 3D view went to that frame and highlighted (and focused) the first Zn
+    frame, zn = sel["first"]
+    nb.page.wait_for_function(
+        "([el, f, z]) => el.dataset.zifvizFrame === String(f) && "
+        "el.dataset.zifvizFocused === String(z) && el.dataset.zifvizHighlighted === '1'",
+        arg=[ngl.element_handle(), frame, zn], timeout=20_000)
+    time.sleep(0.6)  # the camera animates
+    png3d_after, _ = nb.wait_drawn(canvas3d, "3d-after-lasso")
+    assert nb.image_difference(png3d_after, png3d_before) > 0.02
+    png_sel, _ = nb.wait_drawn(plot, "map-lasso")
+    assert nb.image_difference(png_sel, png_map) > 0.005  # unselected points faded
+
+    # a click on one ZIF-4 point selects that one environment
+    nb.page.locator(".jp-NotebookPanel .zifviz-embedding-map "
+                    ".modebar-btn[data-title='Zoom']").first.click()
+    table_xy = json.loads(nb.page.evaluate(
+        """(el) => JSON.stringify(el.data.map(t => [t.name, [t.x[0]], [t.y[0]]]))""",
+        plot.element_handle()))
+    name, (x0,), (y0,) = table_xy[0]
+    assert name == "ZIF-4"
+    plot.scroll_into_view_if_needed()
+    (px, py), = _to_pixels(nb, [x0], [y0])
+    # plotly picks the point under the mouse on hover; the click then reports it
+    nb.page.mouse.move(px - 6, py)
+    nb.page.mouse.move(px, py, steps=3)
+    nb.page.locator(".jp-NotebookPanel .zifviz-embedding-map .hoverlayer .hovertext")\
+        .first.wait_for(state="attached", timeout=10_000)
+    nb.page.mouse.click(px, py)
+    nb.page.wait_for_function(
+        "(el) => JSON.parse(el.innerText.trim().split('\\n').pop()).n === 1",
+        arg=nb.page.locator(".jp-NotebookPanel .t-selection").element_handle(), timeout=15_000)
+    one = _selection(nb)
+    assert one["phases"] == ["ZIF-4"], one
+    nb.screenshot(explorer, "widget")
+    latencies.record("embedding_explorer", lasso_to_python_s=lasso_s)
+    nb.assert_no_console_errors()
