@@ -358,6 +358,7 @@ class GridExplorer(widgets.VBox):
                                                    "<br>%{customdata[1]} run(s)<extra></extra>"),
                           row=1, col=col)
             fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name=f"{level} minimum",
+                                     cliponaxis=False,
                                      marker=dict(symbol="star", size=18, color="white",
                                                  line=dict(width=1.5, color="black")),
                                      hovertemplate="minimum<br>r_cut %{x} Å<br>σ %{y} Å<extra></extra>"),
@@ -369,13 +370,13 @@ class GridExplorer(widgets.VBox):
             template="plotly_white", clickmode="event",
             coloraxis=dict(colorscale="Viridis", cmin=log_lo, cmax=log_hi,
                            colorbar=dict(title="RMSE (eV)", tickvals=np.log10(ticks).tolist(),
-                                         ticktext=[f"{t:g}" for t in ticks])))
+                                         ticktext=[f"{t:.3g}" for t in ticks])))
         self.figure = go.FigureWidget(fig)
         self.figure.add_class("zifviz-grid-explorer")
         for k, level in enumerate(self.levels):
             handler = self._click_handler(level)
-            self.figure.data[3 * k].on_click(handler)
-            self.figure.data[3 * k + 1].on_click(handler)
+            for trace in self.figure.data[3 * k: 3 * k + 3]:  # contour, points, star
+                trace.on_click(handler)
 
         self.status = widgets.HTML()
         self.minima_table = widgets.HTML()
@@ -384,8 +385,9 @@ class GridExplorer(widgets.VBox):
         self.detail_message.add_class("zifviz-grid-detail-message")
         self.detail = go.FigureWidget(make_subplots(
             rows=1, cols=2, subplot_titles=("parity", "learning curve"), horizontal_spacing=0.12))
-        self.detail.update_layout(height=320, showlegend=False, template="plotly_white",
-                                  margin=dict(l=60, r=20, t=40, b=50))
+        self.detail.update_layout(height=320, showlegend=True, template="plotly_white",
+                                  margin=dict(l=60, r=20, t=40, b=50),
+                                  legend=dict(orientation="h", y=-0.25))
         self.detail.update_xaxes(title_text="reference (eV)", row=1, col=1)
         self.detail.update_yaxes(title_text="predicted (eV)", row=1, col=1)
         self.detail.update_xaxes(title_text="N train", type="log", row=1, col=2)
@@ -445,33 +447,37 @@ class GridExplorer(widgets.VBox):
         lo, hi = self.color_range
         minima = grid_minima(self.results, metric, **self.axes)
         notes = []
-        with self.figure.batch_update():
-            for k, level in enumerate(self.levels):
-                pts = _collapse(sel[sel["level"] == level], metric)
-                self._points[level] = pts
-                contour, markers, star = self.figure.data[3 * k: 3 * k + 3]
-                z = np.log10(pts["rmse"].to_numpy(float)) if len(pts) else np.array([])
-                drawing = grid_drawing(pts["r_cut"], pts["sigma"], self.fill_threshold) if len(pts) else "points"
-                self.drawing[level] = drawing
-                if drawing == "contour":
-                    contour.update(x=pts["r_cut"].tolist(), y=pts["sigma"].tolist(), z=z.tolist(),
-                                   visible=True)
-                    markers.marker.update(size=4, color="rgba(255,255,255,0.7)", line=dict(width=0))
-                else:
-                    contour.update(x=[], y=[], z=[], visible=False)
-                    markers.marker.update(size=11, color=z.tolist(), line=dict(width=0.5, color="white"))
-                markers.update(x=pts["r_cut"].tolist(), y=pts["sigma"].tolist(),
-                               customdata=np.column_stack([pts["rmse"], pts["n_points"]]).tolist()
-                               if len(pts) else [])
-                if level in minima.index:
-                    star.update(x=[minima.at[level, "r_cut"]], y=[minima.at[level, "sigma"]])
-                else:
-                    star.update(x=[], y=[])
-                dup = int((pts["n_points"] > 1).sum()) if len(pts) else 0
-                notes.append(f"<b>{html.escape(LEVEL_LABELS.get(level, level))}</b>: {len(pts)} points, "
-                             + ("filled contour (linear between points, gaps interpolated)"
-                                if drawing == "contour" else "points only (too scattered for a contour)")
-                             + (f", {dup} repeated (mean shown)" if dup else ""))
+        # one update per trace, not a batch: a batched restyle of traces with different
+        # properties resets the properties a trace does not set (the stars lost their look)
+        for k, level in enumerate(self.levels):
+            pts = _collapse(sel[sel["level"] == level], metric)
+            self._points[level] = pts
+            contour, markers, star = self.figure.data[3 * k: 3 * k + 3]
+            z = np.log10(pts["rmse"].to_numpy(float)) if len(pts) else np.array([])
+            drawing = grid_drawing(pts["r_cut"], pts["sigma"], self.fill_threshold) if len(pts) else "points"
+            self.drawing[level] = drawing
+            xy = {"x": pts["r_cut"].tolist(), "y": pts["sigma"].tolist()}
+            customdata = (np.column_stack([pts["rmse"], pts["n_points"]]).tolist()
+                          if len(pts) else [])
+            if drawing == "contour":
+                contour.update(**xy, z=z.tolist(), visible=True)
+                markers.update(**xy, customdata=customdata, marker=dict(
+                    size=3, color="rgba(255,255,255,0.6)", line=dict(width=0),
+                    coloraxis="coloraxis"))
+            else:
+                contour.update(x=[], y=[], z=[], visible=False)
+                markers.update(**xy, customdata=customdata, marker=dict(
+                    size=11, color=z.tolist(), line=dict(width=0.5, color="white"),
+                    coloraxis="coloraxis"))
+            if level in minima.index:
+                star.update(x=[minima.at[level, "r_cut"]], y=[minima.at[level, "sigma"]])
+            else:
+                star.update(x=[], y=[])
+            dup = int((pts["n_points"] > 1).sum()) if len(pts) else 0
+            notes.append(f"<b>{html.escape(LEVEL_LABELS.get(level, level))}</b>: {len(pts)} points, "
+                         + ("filled contour (linear between points, gaps interpolated)"
+                            if drawing == "contour" else "points only (too scattered for a contour)")
+                         + (f", {dup} repeated (mean shown)" if dup else ""))
         out_of_range = sum(int(((p["rmse"] < lo) | (p["rmse"] > hi)).sum()) for p in self._points.values())
         self.status.value = ("<small>" + "; ".join(notes)
                              + f". Log colour scale {lo:.3g}–{hi:.3g} eV"
@@ -551,10 +557,8 @@ class GridExplorer(widgets.VBox):
                 traces.append(go.Scatter(x=curve["n_train"], y=curve["train_rmse"], mode="lines+markers",
                                          name="train", xaxis="x2", yaxis="y2",
                                          line=dict(color="#636efa", dash="dot")))
-        with self.detail.batch_update():
-            self.detail.data = ()
-            for t in traces:
-                self.detail.add_trace(t)
+        self.detail.data = ()
+        self.detail.add_traces(traces)
         self._detail_box.layout.display = None
 
 

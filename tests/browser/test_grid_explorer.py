@@ -1,0 +1,115 @@
+"""GridExplorer in JupyterLab (headless Chromium): plotly FigureWidget (anywidget) renders the
+three levels with colours, and a real click on a point shows that point's parity plot.
+
+Two explorers: seed 000's own grid tables (RMSEs only: a click says nothing was stored) and a
+small grid computed here with ``zifviz.gridsearch.grid_search`` (parity data and learning curves
+stored: a click shows them). Selections are written to Output widgets that the test reads.
+
+Screenshots: test-artifacts/browser/test_grid_explorer_*.png
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from conftest import write_notebook
+
+CELLS = [
+    """import json, tempfile
+from pathlib import Path
+import ipywidgets as w
+from zifviz.datasets import load_demo
+from zifviz.gridsearch import grid_search
+from zifviz.widgets.grid_explorer import GridExplorer, SEED000_COLUMNS, seed000_grid_tables
+
+def watched(explorer, name):
+    out = w.Output()
+    out.add_class("t-" + name)
+    explorer.on_select(lambda p: out.append_stdout(json.dumps(p) + "\\n"))
+    return w.VBox([explorer, out])
+
+paper = GridExplorer.from_tables(seed000_grid_tables(), columns=SEED000_COLUMNS)
+watched(paper, "paper")""",
+    """demo = load_demo("energies")
+picked = demo.frames_info.groupby("framework", observed=True).head(1).index.to_numpy()[:12]
+out = Path(tempfile.mkdtemp()) / "grid.csv"
+grid_search(demo[picked], ["atomistic", "AB2", "A"], r_cuts=[6.0, 9.0], sigmas=[0.3, 0.6],
+            n_max=6, l_max=3, n_train=None, n_splits=3, out=out, learning_curves=True,
+            progress=False)
+ours = GridExplorer.from_results(out, color_range=None)
+watched(ours, "ours")""",
+    "print(json.dumps(ours.minima.reset_index().to_dict('records')))",
+]
+
+
+def _panels(fig) -> int:
+    return fig.locator(".cartesianlayer .subplot").count()
+
+
+def _click_point(nb, fig, trace_selector: str):
+    """Hover, then click, the first marker of the given scatter trace (plotly picks the
+    hovered point on click)."""
+    point = fig.locator(f"{trace_selector} path.point").first
+    box = point.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    nb.page.mouse.move(x - 5, y - 5)
+    nb.page.mouse.move(x, y)
+    time.sleep(0.3)
+    nb.page.mouse.click(x, y)
+
+
+def test_grid_explorer_renders_and_a_click_shows_the_parity_plot(open_notebook, latencies):
+    nb = open_notebook(write_notebook("grid_explorer", CELLS), viewport=(1400, 1100))
+    seconds = nb.run_all(timeout=300)
+    minima = json.loads(nb.page.locator(".jp-OutputArea-output").last.inner_text())
+    assert [m["level"] for m in minima] == ["atomistic", "AB2", "A"]
+
+    # --- the paper's grids: three panels, filled, on one colour scale
+    paper_fig = nb.widget(".zifviz-grid-explorer", 0)
+    paper_fig.locator(".main-svg").first.wait_for(timeout=60_000)
+    assert _panels(paper_fig) == 3
+    assert paper_fig.locator(".contourlayer .contour").count() >= 3  # filled contours drawn
+    assert paper_fig.locator(".colorbar").count() == 1               # ONE shared colour scale
+    png, stats = nb.wait_drawn(paper_fig, "paper-grid", min_colors=50)
+    assert nb.saturated_fraction(png) > 0.2, "no colour in the contour panels"
+    assert paper_fig.locator(".scatterlayer path.point").count() >= 513 + 513 + 798
+    table = nb.widget(".zifviz-grid-minima", 0).inner_text()
+    assert "7.25" in table and "9.5" in table and "12" in table
+
+    # a click on a paper point: nothing was stored for it, and the widget says so
+    _click_point(nb, paper_fig, ".scatterlayer .trace:nth-child(2)")
+    picks = nb.page.locator(".jp-NotebookPanel .t-paper")
+    picks.get_by_text('"level"').first.wait_for(timeout=15_000)
+    pick = json.loads(picks.inner_text().strip().splitlines()[-1])
+    assert pick["level"] == "atomistic" and pick["details"] is False
+    message = nb.widget(".zifviz-grid-detail-message", 0).inner_text()
+    assert "No parity data or learning curve was stored" in message
+    nb.screenshot(nb.widget(".zifviz-grid-explorer-box", 0), "paper-clicked")
+
+    # --- our grid (stored details): a click on a point shows its parity plot
+    ours_fig = nb.widget(".zifviz-grid-explorer", 1)
+    ours_fig.locator(".main-svg").first.wait_for(timeout=60_000)
+    assert _panels(ours_fig) == 3
+    nb.wait_drawn(ours_fig, "our-grid", min_colors=30)
+    detail = nb.widget(".zifviz-grid-detail", 1)
+    assert not detail.is_visible()  # nothing selected yet
+    t0 = time.monotonic()
+    _click_point(nb, ours_fig, ".scatterlayer .trace:nth-child(2)")
+    picks = nb.page.locator(".jp-NotebookPanel .t-ours")
+    picks.get_by_text('"level"').first.wait_for(timeout=15_000)
+    pick = json.loads(picks.inner_text().strip().splitlines()[-1])
+    assert pick["details"] is True
+    detail.locator(".main-svg").first.wait_for(state="visible", timeout=15_000)
+    click_s = time.monotonic() - t0
+    titles = [t.text_content() for t in detail.locator(".annotation-text").all()]
+    assert "parity" in titles and "learning curve" in titles
+    assert detail.locator(".scatterlayer .trace").count() >= 3  # y = x, test, train lines
+    png, stats = nb.wait_drawn(detail, "parity-and-learning-curve", min_colors=20)
+    assert stats["drawn_fraction"] > 0.02
+    text = nb.widget(".zifviz-grid-detail-message", 1).inner_text()
+    assert f"r_cut {pick['r_cut']:g} Å" in text
+    nb.screenshot(nb.widget(".zifviz-grid-explorer-box", 1), "ours-clicked")
+    latencies.record("grid_explorer", run_all_s=round(seconds, 1),
+                     click_to_parity_s=round(click_s, 2))
+    nb.assert_no_console_errors()
