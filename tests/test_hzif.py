@@ -271,3 +271,55 @@ def test_a_framework_over_the_time_limit_is_dropped(tmp_path):
     report = json.loads((tmp_path / "t" / "report.json").read_text())
     assert report["n_frameworks"] == 0
     assert "longer than 0.05 s" in report["dropped"][fws[0].code]
+
+
+def test_a_glass_with_a_dangling_linker_keeps_its_own_linkers(shared_data):
+    """glass-02 has one 3-coordinated Zn (a linker bound to one Zn), which re-decoration
+    cannot rebuild: its copies are the relaxed glass and its rattled versions."""
+    from zifviz.datasets import fetch_structure
+
+    glass = zifviz.read(fetch_structure("structures/gaillac2020/ZIF4_15glass02.cif"))
+    given = glass.copy()  # stands in for a relaxed structure (no LAMMPS relaxation here)
+    given.info.update(energy=0.0, converged=True, fmax=0.0, step=0)
+    fw = hzif.Framework("glass-02", "glass", glass, is_net=False, relaxed=given)
+    frames, relaxed, summary = hzif.build_framework(fw, hzif._settings("smoke", 1, 0, 0.05, 50))
+    assert summary["status"] == "ok", summary.get("reason")
+    assert {f.info["procedure"] for f in frames} <= set(hzif.OWN_LINKER_PROCEDURES)
+    assert frames[0].info["procedure"] == "relaxed" and frames[0].info["magnitude"] == 0
+    assert np.allclose(frames[0].positions, glass.positions)
+    for f in frames:
+        with pytest.warns(zifviz.UnderCoordinatedZnWarning):
+            topo = zifviz.perceive(f)
+        assert sorted(np.asarray(topo.coordination)) == [3] + [4] * 15
+        assert np.isclose(f.arrays["energies"].sum(), f.info["energy"], atol=1e-6)
+
+    # a crystal (not a glass) with a 3-coordinated Zn is still dropped
+    fw = hzif.Framework("odd", "experimental", glass, is_net=False, relaxed=given)
+    _, _, summary = hzif.build_framework(fw, hzif._settings("smoke", 1, 0, 0.05, 50))
+    assert summary["status"] == "dropped" and "not 4-coordinated" in summary["reason"]
+
+
+def test_rebuild_from_relaxed_frameworks_is_identical(tmp_path):
+    """Starting from relaxed structures, each framework labelled in a fresh process: the
+    same bytes twice; frameworks missing from the file are dropped with relax_missing=False."""
+    fws = _small_inputs()
+    hzif.build(tmp_path / "a", "smoke", inputs=fws, progress=False)
+    relaxed = hzif.write_relaxed(tmp_path / "a")
+    assert set(hzif.read_relaxed(relaxed)) == {fw.code for fw in fws}
+    one = hzif.build(tmp_path / "b", "smoke", inputs=_small_inputs(), relaxed=relaxed,
+                     isolate=True, progress=False)
+    two = hzif.build(tmp_path / "c", "smoke", inputs=_small_inputs(), relaxed=relaxed,
+                     isolate=True, progress=False)
+    assert one.read_bytes() == two.read_bytes()
+    summary = json.loads((tmp_path / "b" / "frameworks" / f"{fws[0].code}.json").read_text())
+    assert summary["relaxed_from"] == "file"
+
+    only_first = tmp_path / "first.extxyz.gz"
+    hzif.write_relaxed(tmp_path / "a", only_first)
+    frames = [a for a in zifviz.iread(only_first) if a.info["framework"] == fws[0].code]
+    zifviz.write(only_first.with_suffix(".one.extxyz"), frames)
+    hzif.build(tmp_path / "d", "smoke", inputs=_small_inputs(),
+               relaxed=only_first.with_suffix(".one.extxyz"), relax_missing=False,
+               progress=False)
+    report = json.loads((tmp_path / "d" / "report.json").read_text())
+    assert "not in the file of relaxed frameworks" in report["dropped"][fws[1].code]

@@ -6,7 +6,9 @@ Pipeline, one framework at a time (:func:`build_framework`):
    idealised imidazolates, or start from an experimental / glass structure;
 2. **relax** it with MOF-FF, atoms and cell (:func:`zifviz.sampling.minimise`);
 3. **screen** the relaxed structure: every Zn 4-coordinated and the Zn–N bonds and linkers the
-   same as before relaxation (no linker flipped out); failures are reported and dropped;
+   same as before relaxation (no linker flipped out); failures are reported and dropped. A
+   glass may keep an under-coordinated Zn (a dangling linker, as glass-02 and glass-03 have);
+   re-decoration cannot rebuild such a linker, so its copies are :data:`OWN_LINKER_PROCEDURES`;
 4. **coarse-grain** it to its AB2 net;
 5. make copies by three **procedures**: ``redecorated`` (ideal linkers on the relaxed net),
    ``redecorated-rattled`` (then atoms displaced and cell strained) and
@@ -28,13 +30,18 @@ and the kept frames written to one reproducible gzip extxyz file plus a JSON rep
 Command line::
 
     python -m zifviz.hzif --size demo --out /tmp/hzif [--resume] [--n-jobs N]
+        [--relaxed data/hzif-relaxed.extxyz.gz --only-relaxed] [--write-relaxed FILE]
 
-Reproducibility: the per-framework files are assembled into the same bytes every time, and
-every random choice is seeded from (seed, framework, procedure, magnitude, batch); but MOF-FF
-cell relaxations through LAMMPS (``fix box/relax``) are not bit-reproducible here (the same
+Reproducibility: every random choice is seeded from (seed, framework, procedure, magnitude,
+batch) and the per-framework files are assembled into the same bytes every time. Two things
+in LAMMPS are not bit-reproducible here: MOF-FF cell relaxations (``fix box/relax``; the same
 call repeated in one process took 174, 174, 174 and then 191 iterations to a slightly
-different minimum), so a rebuild from scratch differs in the last digits unless it reuses the
-relaxed structures of a previous build (``resume=True`` on a copy of its folder).
+different minimum), and the last digits of energies, which depend on what the process
+computed before (2e-8 eV). So a build (a) starts from relaxed structures written by an
+earlier one (``relaxed=``, :func:`write_relaxed`; the shipped ``data/hzif-relaxed.extxyz.gz``
+made the shipped set) and (b) labels each framework in a fresh process (``isolate=True``,
+and always with ``n_jobs > 1``): then it gives the same bytes every time. A build from
+scratch relaxes anew and differs in the last digits.
 
 Energies are MOF-FF's own (not referenced to ZIF-zni; under MOF-FF ZIF-hPT-II lies below
 ZIF-zni, so zni-referenced energies can be negative).
@@ -60,15 +67,21 @@ import numpy as np
 from ase import Atoms
 
 from .energetics import REFERENCE_KEY
-from .errors import ResumeError, StructureError, ZifvizError, ZifvizWarning
+from .errors import (ResumeError, StructureError, UnderCoordinatedZnWarning, ZifvizError,
+                     ZifvizWarning)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAGNITUDES", "PROCEDURES", "SIZES", "Framework", "assemble", "build",
-           "build_demo_set", "build_framework", "coordination_sequences", "frameworks", "learning_check", "perturb", "screen_distances"]
+__all__ = ["MAGNITUDES", "OWN_LINKER_PROCEDURES", "PROCEDURES", "SIZES", "Framework", "assemble", "build",
+           "build_demo_set", "build_framework", "coordination_sequences", "frameworks", "learning_check",
+           "perturb", "read_relaxed", "screen_distances", "write_relaxed"]
 
 PROCEDURES = ("redecorated", "redecorated-rattled", "cg-rattled-redecorated")
 """The three ways copies are made (seed 000 / hZIF-data)."""
+
+OWN_LINKER_PROCEDURES = ("relaxed", "relaxed-rattled")
+"""Copies of a glass whose dangling linkers (bound to one Zn) cannot be re-decorated: the
+relaxed glass itself, and rattled at the magnitudes of ``redecorated-rattled``."""
 
 MAGNITUDES = {
     "redecorated-rattled": ((0.005, 0.005), (0.01, 0.01), (0.02, 0.02)),
@@ -123,6 +136,8 @@ class Framework:
     atoms: Atoms
     is_net: bool = True
     n_t: int = field(default=0)
+    relaxed: Atoms | None = None  # a MOF-FF relaxed structure to start from (no relaxation)
+    may_relax: bool = True  # without ``relaxed``: relax it, or drop it
 
 
 # ---------------------------------------------------------------------------------------
@@ -268,6 +283,65 @@ def _time_limit(seconds: float | None, code: str):
         signal.signal(signal.SIGALRM, old)
 
 
+def _magnitudes(settings: dict, procedure: str) -> list:
+    """The rattling magnitudes of ``procedure`` (a glass's own-linker copies are rattled as
+    ``redecorated-rattled``)."""
+    return settings["magnitudes"][procedure.replace("relaxed-", "redecorated-")]
+
+
+def _given_relaxed(fw: Framework, start: Atoms) -> Atoms:
+    """A copy of ``fw.relaxed``, checked to be the decorated framework (same atoms, in the
+    same order) with its relaxation record (``energy``, ``converged``, ``fmax``, ``step``)."""
+    relaxed = fw.relaxed.copy()
+    if len(relaxed) != len(start) or (relaxed.numbers != start.numbers).any():
+        raise StructureError("the given relaxed structure does not match the decorated "
+                             f"framework ({len(relaxed)} vs {len(start)} atoms)", fw.code)
+    missing = [k for k in ("energy", "converged", "fmax", "step") if k not in relaxed.info]
+    if missing:
+        raise StructureError(f"the given relaxed structure lacks {missing} in its info", fw.code)
+    relaxed.calc = None
+    return relaxed
+
+
+def read_relaxed(path: str | os.PathLike) -> dict[str, Atoms]:
+    """The relaxed frameworks of a build, as written by :func:`write_relaxed`, by code."""
+    from .io import iread
+
+    out: dict[str, Atoms] = {}
+    for atoms in iread(path):
+        code = atoms.info.get("framework")
+        if code is None:
+            raise StructureError("a frame without info['framework']", str(path))
+        out[str(code)] = atoms
+    return out
+
+
+def write_relaxed(out: str | os.PathLike, path: str | os.PathLike | None = None) -> Path:
+    """Gather the relaxed structures of every framework built in ``out`` (duplicates too)
+    into one reproducible gzip extxyz, ``info["framework"]`` naming each: what
+    :func:`build` needs (``relaxed=``) to regenerate the set byte for byte without relaxing."""
+    from .io import read
+    from .storage import atomic_write
+
+    out = Path(out)
+    path = out / "relaxed.extxyz.gz" if path is None else Path(path)
+    frames = []
+    for summary_file in sorted((out / "frameworks").glob("*.json")):
+        summary = json.loads(summary_file.read_text())
+        if summary["status"] != "ok":
+            continue
+        atoms = read(summary_file.with_suffix(".relaxed.extxyz"))
+        atoms.info = {k: atoms.info[k] for k in ("energy", "converged", "fmax", "step",
+                                                 "forcefield") if k in atoms.info}
+        atoms.info.update(framework=summary["framework"],
+                          framework_source=summary["framework_source"])
+        frames.append(atoms)
+    with atomic_write(path, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
+            gz.write(_write_extxyz_text(frames).encode())
+    return path
+
+
 def build_framework(fw: Framework, settings: dict) -> tuple[list[Atoms], Atoms | None, dict]:
     """Run the pipeline on one framework: ``(labelled frames, relaxed structure, summary)``.
 
@@ -288,7 +362,9 @@ def build_framework(fw: Framework, settings: dict) -> tuple[list[Atoms], Atoms |
     try:
         start = decorate(fw.atoms) if fw.is_net else fw.atoms.copy()
         start.info["source"] = fw.code
-        topo0 = perceive(start, source=fw.code)
+        with warnings.catch_warnings():  # coordination is checked and reported below
+            warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
+            topo0 = perceive(start, source=fw.code)
         summary.update(n_zn=int(topo0.n_zn), n_linkers=int(topo0.n_linkers),
                        n_atoms=len(start))
         if fw.is_net:
@@ -298,52 +374,70 @@ def build_framework(fw: Framework, settings: dict) -> tuple[list[Atoms], Atoms |
                                      f"linkers for {(kinds == 'A').sum()} A and "
                                      f"{(kinds == 'B').sum()} B beads", fw.code)
         coordination = np.asarray(topo0.coordination)
-        if not (coordination == 4).all():
+        # a glass may have under-coordinated Zn (dangling linkers): kept, with its own linkers
+        own_linkers = fw.source == "glass" and not (coordination == 4).all()
+        if not (coordination == 4).all() and not own_linkers:
             raise StructureError(f"{int((coordination != 4).sum())} Zn are not 4-coordinated "
                                  "before relaxation", fw.code)
-        relaxed = minimise(start, relax_cell=True, fmax=settings["fmax"],
-                           max_steps=settings["max_steps"], topology=topo0, progress=False)
+        if fw.relaxed is not None:
+            relaxed = _given_relaxed(fw, start)
+            summary["relaxed_from"] = "file"
+        elif not fw.may_relax:
+            raise StructureError("not in the file of relaxed frameworks (dropped when that "
+                                 "file was made)", fw.code)
+        else:
+            relaxed = minimise(start, relax_cell=True, fmax=settings["fmax"],
+                               max_steps=settings["max_steps"], topology=topo0, progress=False)
         relaxed.info["source"] = fw.code
         summary.update(converged=bool(relaxed.info["converged"]),
                        fmax=float(relaxed.info["fmax"]), relax_steps=int(relaxed.info["step"]))
         if relaxed.info["fmax"] > 10 * settings["fmax"]:
             raise StructureError(f"relaxation did not converge (fmax "
                                  f"{relaxed.info['fmax']:.3g} eV/Å)", fw.code)
-        topo = perceive(relaxed, source=fw.code)
-        coordination = np.asarray(topo.coordination)
-        if not (coordination == 4).all():
-            raise StructureError(f"collapsed on relaxation: {int((coordination != 4).sum())} Zn "
-                                 "not 4-coordinated", fw.code)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
+            topo = perceive(relaxed, source=fw.code)
+        after = np.asarray(topo.coordination)
+        if not (after == coordination).all() or not (own_linkers or (after == 4).all()):
+            raise StructureError(f"collapsed on relaxation: {int((after != coordination).sum())}"
+                                 " Zn changed coordination", fw.code)
         if _signature(topo) != _signature(topo0):
             raise StructureError("a linker flipped on relaxation (Zn–N bonds changed)", fw.code)
         n_zn = topo.n_zn
         summary.update(energy_per_zn=float(relaxed.info["energy"]) / n_zn,
                        volume_per_zn=float(relaxed.get_volume()) / n_zn)
 
-        net = coarse_grain(relaxed, "AB2", topo)
-        for key in list(net.arrays):
-            if key not in ("numbers", "positions", "bead"):
-                del net.arrays[key]
-        net.info = {"source": fw.code}
-        neighbours = _neighbours_from_topology(topo)
-        ideal = decorate(net, neighbours=neighbours)
-        ref = perceive(ideal, source=fw.code)
+        if own_linkers:
+            ideal = Atoms(relaxed.numbers, positions=relaxed.positions, cell=relaxed.cell,
+                          pbc=True)
+            ref = topo
+            procedures = OWN_LINKER_PROCEDURES
+        else:
+            net = coarse_grain(relaxed, "AB2", topo)
+            for key in list(net.arrays):
+                if key not in ("numbers", "positions", "bead"):
+                    del net.arrays[key]
+            net.info = {"source": fw.code}
+            neighbours = _neighbours_from_topology(topo)
+            ideal = decorate(net, neighbours=neighbours)
+            ref = perceive(ideal, source=fw.code)
+            procedures = PROCEDURES
         ref_sig = _signature(ref)
         calc = MOFFFCalculator()
         dropped: dict[str, int] = {}
-        jobs = [("redecorated", 0, 0)]
-        for procedure in PROCEDURES[1:]:
-            for m in range(1, len(settings["magnitudes"][procedure]) + 1):
+        jobs = [(procedures[0], 0, 0)]
+        for procedure in procedures[1:]:
+            for m in range(1, len(_magnitudes(settings, procedure)) + 1):
                 for batch in range(settings["n_batches"]):
                     jobs.append((procedure, m, batch))
         try:
             for procedure, m, batch in jobs:
                 seed = _seed(settings["seed"], fw.code, procedure, m, batch)
                 rng = np.random.default_rng(seed)
-                a_sig, c_sig = settings["magnitudes"][procedure][m - 1] if m else (0.0, 0.0)
-                if procedure == "redecorated":
+                a_sig, c_sig = _magnitudes(settings, procedure)[m - 1] if m else (0.0, 0.0)
+                if procedure in ("redecorated", "relaxed"):
                     atoms = ideal.copy()
-                elif procedure == "redecorated-rattled":
+                elif procedure in ("redecorated-rattled", "relaxed-rattled"):
                     atoms = perturb(ideal, a_sig, c_sig, rng)
                 else:
                     atoms = decorate(perturb(net, a_sig, c_sig, rng), neighbours=neighbours)
@@ -444,7 +538,8 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
           n_jobs: int = 1, client=None, inputs: list[Framework] | None = None,
           n_batches: int | None = None, seed: int = 0, fmax: float = 0.05,
           max_steps: int = 3000, max_seconds: float | None = None,
-          progress: bool = True) -> Path:
+          relaxed: str | os.PathLike | None = None, relax_missing: bool = True,
+          isolate: bool = False, progress: bool = True) -> Path:
     """Build the data set of ``size`` (:data:`SIZES`) into the folder ``out``.
 
     Writes ``out/frameworks/<code>.{extxyz,relaxed.extxyz,json}`` per framework as each one
@@ -455,6 +550,14 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
     ``inputs`` replaces the frameworks of ``size`` (see :func:`frameworks`). A framework
     taking longer than ``max_seconds`` (e.g. a relaxation crawling for half an hour) is
     dropped with that reason; the limit is not part of the settings compared on resume.
+    ``relaxed`` names a file of relaxed frameworks (:func:`write_relaxed`): those frameworks
+    start from it instead of being relaxed again, which makes the build byte for byte
+    reproducible (LAMMPS cell relaxations are not, run to run); the others are relaxed, or
+    dropped with ``relax_missing=False`` (to regenerate exactly the set the file came from).
+    Local parallel work (``n_jobs > 1``), and serial work with ``isolate=True``, runs each
+    framework in a fresh process: LAMMPS's last digits depend on what the process computed
+    before (seen as 2e-8 eV differences), so only a fresh process per framework gives the
+    same bytes every time (and LAMMPS never runs in a process forked from one that used it).
     """
     from tqdm.auto import tqdm
 
@@ -467,6 +570,13 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
     folder = out / "frameworks"
     folder.mkdir(parents=True, exist_ok=True)
     settings = _settings(size, n_batches, seed, fmax, max_steps)
+    given: dict[str, Atoms] = {}
+    if relaxed is not None:
+        from .datasets import _sha256
+
+        given = read_relaxed(relaxed)
+        settings["relaxed_sha256"] = _sha256(Path(relaxed))
+        settings["relax_missing"] = bool(relax_missing)
     settings_file = out / "settings.json"
     if settings_file.exists():
         old = json.loads(settings_file.read_text())
@@ -484,6 +594,9 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
     skipped: dict[str, str] = {}
     if inputs is None:
         inputs, skipped = frameworks(size)
+    for fw in inputs:
+        fw.relaxed = given.get(fw.code, fw.relaxed)
+        fw.may_relax = relax_missing or not given
     codes = [fw.code for fw in inputs]
     if len(set(codes)) != len(codes):
         raise ZifvizError("framework codes must be unique")
@@ -491,13 +604,16 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
     bar = tqdm(total=len(inputs), initial=len(inputs) - len(todo), desc="hZIF frameworks",
                unit="framework", disable=not progress, dynamic_ncols=True)
     try:
-        if client is not None or n_jobs > 1:
+        if client is not None or n_jobs > 1 or isolate:
             executor = client
             own = None
             if executor is None:
+                import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor
 
-                own = executor = ProcessPoolExecutor(max_workers=n_jobs)
+                own = executor = ProcessPoolExecutor(
+                    max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"),
+                    max_tasks_per_child=1)
             try:
                 futures = [executor.submit(_run_one, fw, settings, str(folder), max_seconds)
                            for fw in todo]
@@ -646,18 +762,21 @@ def assemble(out: str | os.PathLike, codes: list[str], *, skipped: dict | None =
 
 def build_demo_set(path: str | os.PathLike, size: str = "demo", *, work_dir, n_jobs: int = 1,
                    client=None, resume: bool = True, max_seconds: float | None = 600.0,
+                   relaxed: str | os.PathLike | None = None, relax_missing: bool = True,
                    progress: bool = True) -> dict:
     """Build the ``energies`` demo set of ``size`` and copy it to ``path``: the hook for
-    ``zifviz build-demo``. ``work_dir`` keeps the per-framework results (resumable; reuse
-    it to regenerate the same file). Returns the build report (counts, drops, duplicates,
-    seconds) as a dict."""
+    ``zifviz build-demo``. ``work_dir`` keeps the per-framework results (resumable).
+    ``relaxed``: start from these relaxed frameworks (:func:`write_relaxed`; the shipped
+    ``data/hzif-relaxed.extxyz.gz`` regenerates the shipped set byte for byte). Returns the
+    build report (counts, drops, duplicates, seconds) as a dict."""
     import shutil
 
     from .storage import atomic_write
 
     work = Path(work_dir)
     built = build(work, size, resume=resume and (work / "settings.json").exists(),
-                  n_jobs=n_jobs, client=client, max_seconds=max_seconds, progress=progress)
+                  n_jobs=n_jobs, client=client, max_seconds=max_seconds, relaxed=relaxed,
+                  relax_missing=relax_missing, isolate=True, progress=progress)
     with atomic_write(path, "wb") as fh, open(built, "rb") as src:
         shutil.copyfileobj(src, fh)
     return json.loads((work / "report.json").read_text())
@@ -706,7 +825,7 @@ def _choose_alpha(K, y, groups, alphas, folds: int = 3) -> float:
 def learning_check(path: str | os.PathLike, *, n_train: int | None = 4000, seed: int = 0,
                    folds: int = 5, max_local: float | None = 1.0, alphas=ALPHAS,
                    soap_settings: dict | None = None, procedures=None,
-                   grouped: bool = True, progress: bool = True):
+                   grouped: bool = True, target: str = "eps_local", progress: bool = True):
     """Seed 000's test on a built file: per coarse-graining level, Zn-centred SOAP
     (normalised), polynomial kernel (1 + x·x')⁴, kernel ridge (regularisation chosen from
     ``alphas`` by an inner grouped CV), ``folds``-fold CV grouped by framework on
@@ -719,6 +838,7 @@ def learning_check(path: str | os.PathLike, *, n_train: int | None = 4000, seed:
     environment, the mean of the other frameworks. ``procedures`` restricts the fits (seed
     000 fitted rattled copies only). ``grouped=False`` splits environments at random
     instead (frames of one framework then sit on both sides, which flatters every level).
+    ``target``: ``"eps_local"`` or ``"eps_zn"`` (the Zn atom's own energy).
 
     Returns ``(table, summary)``: a pandas DataFrame with one row per environment (framework,
     procedure, magnitude, ε_Zn, ε_local and the CV prediction per level) and a dict of
@@ -766,11 +886,13 @@ def learning_check(path: str | os.PathLike, *, n_train: int | None = 4000, seed:
     rng = np.random.default_rng(seed)
     if n_train is not None and len(use) > n_train:
         use = use.iloc[np.sort(rng.choice(len(use), n_train, replace=False))]
-    y = use["eps_local"].to_numpy()
+    if target not in ("eps_local", "eps_zn"):
+        raise ZifvizError(f"target must be 'eps_local' or 'eps_zn', not {target!r}")
+    y = use[target].to_numpy()
 
     species = {"atomistic": ["H", "C", "N", "Zn"], "AB2": ["Zn", "O"], "A": ["Zn"]}
     soap_settings = SOAP_SETTINGS if soap_settings is None else soap_settings
-    summary = {"grouped_by_framework": bool(grouped), "n_environments": int(len(table)), "n_used": int(len(use)),
+    summary = {"target": target, "grouped_by_framework": bool(grouped), "n_environments": int(len(table)), "n_used": int(len(use)),
                "n_frameworks": int(table["framework"].nunique()),
                "spread_eps_local_std": float(table["eps_local"].std()),
                "spread_eps_zn_std": float(table["eps_zn"].std()),
@@ -811,8 +933,8 @@ def learning_check(path: str | os.PathLike, *, n_train: int | None = 4000, seed:
         used[f"pred_{level}"] = pred
     for key, sub in used.groupby(["procedure", "magnitude"]):
         summary["by_group"]["/".join(map(str, key))] = {
-            "n": int(len(sub)), "std": float(sub["eps_local"].std()),
-            **{level: float(np.sqrt(np.mean((sub[f"pred_{level}"] - sub["eps_local"]) ** 2)))
+            "n": int(len(sub)), "std": float(sub[target].std()),
+            **{level: float(np.sqrt(np.mean((sub[f"pred_{level}"] - sub[target]) ** 2)))
                for level in preds}}
     return used, summary
 
@@ -831,6 +953,15 @@ def main(argv=None) -> int:
     parser.add_argument("--n-batches", type=int, default=None)
     parser.add_argument("--max-seconds", type=float, default=600.0,
                         help="drop a framework that takes longer (default 600 s)")
+    parser.add_argument("--relaxed", default=None,
+                        help="start from these relaxed frameworks (an extxyz written by "
+                             "--write-relaxed, e.g. data/hzif-relaxed.extxyz.gz): no "
+                             "relaxation, the same bytes every time")
+    parser.add_argument("--only-relaxed", action="store_true",
+                        help="with --relaxed: drop frameworks that are not in that file "
+                             "instead of relaxing them")
+    parser.add_argument("--write-relaxed", default=None, metavar="FILE",
+                        help="then gather the relaxed frameworks into FILE")
     parser.add_argument("--check", action="store_true",
                         help="then fit a quick model per level and print the figures")
     args = parser.parse_args(argv)
@@ -838,7 +969,11 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     try:
         path = build(args.out, args.size, resume=args.resume, n_jobs=args.n_jobs,
-                     n_batches=args.n_batches, max_seconds=args.max_seconds)
+                     n_batches=args.n_batches, max_seconds=args.max_seconds,
+                     relaxed=args.relaxed, relax_missing=not args.only_relaxed,
+                     isolate=True)
+        if args.write_relaxed:
+            print(f"relaxed frameworks: {write_relaxed(args.out, args.write_relaxed)}")
     except ZifvizError as exc:
         print(f"error: {exc}")
         return 2
