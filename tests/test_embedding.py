@@ -111,7 +111,8 @@ def test_bad_input_and_files(fitted, tmp_path):
 def test_map_figure_panels_and_fixed_colours():
     import pandas as pd
 
-    from zifviz.embedding import category_colors, map_figure, neighbour_agreement
+    from zifviz.embedding import (category_colors, map_figure, neighbour_agreement,
+                                  neighbour_labels)
     from zifviz.palettes import palette_for
 
     rng = np.random.default_rng(0)
@@ -135,3 +136,6 @@ def test_map_figure_panels_and_fixed_colours():
         map_figure(xy[:5], table)
     labels = np.where(xy[:, 0] > 0, "a", "b")
     assert neighbour_agreement(xy, labels, xy[:20] + 1e-3, labels[:20], k=1) == 1.0
+    np.testing.assert_array_equal(neighbour_labels(xy, labels, xy[:20] + 1e-3, k=1), labels[:20])
+    with pytest.raises(ZifvizError, match="same columns"):
+        neighbour_labels(xy, labels, np.zeros((3, 3)))

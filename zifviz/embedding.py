@@ -32,7 +32,8 @@ from .errors import ModelFileError, ZifvizError
 from .palettes import KNOWN, NAN_COLOR, palette_for
 from .storage import atomic_write
 
-__all__ = ["TSNEMap", "FORMAT_VERSION", "map_figure", "neighbour_agreement", "category_colors",
+__all__ = ["TSNEMap", "FORMAT_VERSION", "map_figure", "neighbour_labels", "neighbour_agreement",
+           "category_colors",
            "is_categorical", "palette_property"]
 
 #: version of the ``.npz`` layout written by :meth:`TSNEMap.save`
@@ -458,17 +459,28 @@ def map_figure(xy, table, color_by: str = "phase", facet: str | None = None,
     return fig
 
 
-def neighbour_agreement(xy_reference, labels_reference, xy_new, labels_new,
-                        k: int = 10) -> float:
-    """Fraction of new rows whose ``k`` nearest reference rows on the map mostly (majority
-    vote) carry the new row's own label: do placed environments land in their phase's
-    region?"""
+def neighbour_labels(reference, labels_reference, new, k: int = 10) -> np.ndarray:
+    """Majority label of the ``k`` nearest reference rows of every new row (positions on a
+    map, or descriptor rows: the same question asked in the descriptor space)."""
     from sklearn.neighbors import KNeighborsClassifier
 
-    ref = np.asarray(xy_reference, float)
-    new = np.asarray(xy_new, float)
-    if len(ref) != len(labels_reference) or len(new) != len(labels_new):
-        raise ZifvizError("neighbour_agreement: positions and labels differ in length")
+    ref = np.asarray(reference, float)
+    new = np.asarray(new, float)
+    if len(ref) != len(labels_reference):
+        raise ZifvizError(f"neighbour_labels: {len(ref)} reference rows but "
+                          f"{len(labels_reference)} labels")
+    if ref.ndim != 2 or new.ndim != 2 or ref.shape[1] != new.shape[1]:
+        raise ZifvizError(f"neighbour_labels: reference {ref.shape} and new {new.shape} rows "
+                          "must be 2-D with the same columns")
     vote = KNeighborsClassifier(n_neighbors=min(k, len(ref))).fit(
         ref, np.asarray(labels_reference).astype(str))
-    return float(np.mean(vote.predict(new) == np.asarray(labels_new).astype(str)))
+    return vote.predict(new)
+
+
+def neighbour_agreement(reference, labels_reference, new, labels_new, k: int = 10) -> float:
+    """Fraction of new rows whose ``k`` nearest reference rows mostly carry the new row's own
+    label (:func:`neighbour_labels`): do placed environments land in their phase's region?"""
+    if len(new) != len(labels_new):
+        raise ZifvizError(f"neighbour_agreement: {len(new)} new rows but {len(labels_new)} labels")
+    votes = neighbour_labels(reference, labels_reference, new, k)
+    return float(np.mean(votes == np.asarray(labels_new).astype(str)))
