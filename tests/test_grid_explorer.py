@@ -229,3 +229,21 @@ def test_explorer_reads_a_grid_search_file_and_shows_its_stored_details(tmp_path
     # the same table in memory, with the folder its relative paths start from
     again = GridExplorer(results, root=tmp_path)
     assert again.select("A", best["r_cut"], best["sigma"])["details"]
+
+
+def test_colour_scale_follows_the_shown_metric_when_not_fixed():
+    tidy = tidy_grid_tables({"atomistic": _bowl((6.0, 0.2, 0.045), R_CUTS, SIGMAS)},
+                            SEED000_COLUMNS)
+    explorer = GridExplorer(tidy, color_range=None)
+    test = tidy["test_rmse"]
+    assert explorer.color_range == pytest.approx((test.min(), test.max()))
+    explorer.controls["metric"].value = "train_rmse"  # constant 0.0225: a small range around it
+    lo, hi = explorer.color_range
+    assert lo < 0.0225 < hi
+    assert explorer.figure.layout.coloraxis.cmin == pytest.approx(np.log10(lo))
+    assert explorer.figure.data[0].contours.start == pytest.approx(np.log10(lo))
+    ticks = explorer.figure.layout.coloraxis.colorbar.ticktext
+    assert ticks[0] == f"{lo:.3g}" and ticks[-1] == f"{hi:.3g}"
+    fixed = GridExplorer(tidy)  # the paper's 0.05-0.18 eV unless told otherwise
+    fixed.controls["metric"].value = "train_rmse"
+    assert fixed.color_range == (0.05, 0.18)

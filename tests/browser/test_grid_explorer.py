@@ -113,3 +113,37 @@ def test_grid_explorer_renders_and_a_click_shows_the_parity_plot(open_notebook, 
     latencies.record("grid_explorer", run_all_s=round(seconds, 1),
                      click_to_parity_s=round(click_s, 2))
     nb.assert_no_console_errors()
+
+
+NOTEBOOK02 = "notebooks/02_gpr_coarse_graining.ipynb"
+
+
+def test_notebook02(open_notebook, latencies):
+    """Notebook 02 as a reader runs it: every cell runs, both explorers draw their three
+    panels, the plotly figures show, and the 3D view colours the Zn by the GPR's std."""
+    nb = open_notebook(NOTEBOOK02, viewport=(1400, 1100))
+    seconds = nb.run_all(timeout=400)
+    explorers = nb.page.locator(".jp-NotebookPanel .zifviz-grid-explorer")
+    assert explorers.count() == 2
+    for k, name in enumerate(("paper", "ours")):
+        fig = explorers.nth(k)
+        fig.locator(".main-svg").first.wait_for(timeout=60_000)
+        assert fig.locator(".cartesianlayer .subplot").count() == 3
+        png, _ = nb.wait_drawn(fig, f"nb02-{name}-grid", min_colors=30)
+        assert nb.saturated_fraction(png) > 0.1, name
+    # parity, learning curves and Table 1 (plain plotly outputs)
+    plots = nb.page.locator(".jp-NotebookPanel .jp-OutputArea-output.jp-RenderedPlotly")
+    assert plots.count() >= 3
+    for k in range(plots.count()):
+        nb.screenshot(plots.nth(k), f"nb02-plot{k}")
+    # uncertainty in 3D: the AB2 beads coloured by the std, a continuous legend
+    viewer = nb.viewer(0)
+    nb.wait_viewer_ready(viewer)
+    canvas = viewer.locator(".zifviz-ngl canvas").first
+    png, stats = nb.wait_drawn(canvas, "nb02-uncertainty")
+    assert stats["drawn_fraction"] > 0.05
+    legend = viewer.locator(".zifviz-legend-box").inner_text()
+    assert "AB2_std" in legend, legend
+    nb.screenshot(viewer, "nb02-uncertainty-widget")
+    latencies.record("notebook02", run_all_s=round(seconds, 1))
+    nb.assert_no_console_errors()

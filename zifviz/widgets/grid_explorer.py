@@ -258,13 +258,37 @@ def read_point_details(path) -> dict | None:
 
 
 def _ticks(lo: float, hi: float) -> list[float]:
+    """Round values between lo and hi (and the two ends), none crowding an end."""
+    span = np.log10(hi) - np.log10(lo)
     ticks = []
     for decade in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1):
         for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8):
             v = round(m * 10.0 ** decade, 12)
             if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9):
                 ticks.append(v)
-    return sorted(set(ticks + [lo, hi]))
+    away = [t for t in ticks if min(abs(np.log10(t / lo)), abs(np.log10(hi / t))) > 0.06 * span]
+    return sorted(set(away + [lo, hi]))
+
+
+def _color_scale(lo: float, hi: float) -> tuple[dict, dict]:
+    """The layout's colour axis and the contours' levels for a log scale from lo to hi."""
+    log_lo, log_hi = float(np.log10(lo)), float(np.log10(hi))
+    ticks = _ticks(lo, hi)
+    coloraxis = dict(colorscale="Viridis", cmin=log_lo, cmax=log_hi,
+                     colorbar=dict(title="RMSE (eV)", tickvals=np.log10(ticks).tolist(),
+                                   ticktext=[f"{t:.3g}" for t in ticks]))
+    contours = dict(start=log_lo, end=log_hi, size=(log_hi - log_lo) / 14, coloring="fill",
+                    showlines=False)
+    return coloraxis, contours
+
+
+def _data_range(values) -> tuple[float, float] | None:
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    return (lo, hi) if hi > lo else (lo / 1.1, hi * 1.1)
 
 
 # ----------------------------------------------------------------------------- widget
@@ -316,10 +340,10 @@ class GridExplorer(widgets.VBox):
         self._points: dict[str, pd.DataFrame] = {}
         self.drawing: dict[str, str] = {}
 
-        finite = self.results[[m for m in METRICS if m in self.results]].to_numpy(float).ravel()
-        finite = finite[np.isfinite(finite) & (finite > 0)]
-        if color_range is None:
-            color_range = (float(finite.min()), float(finite.max())) if finite.size else DEFAULT_RANGE
+        self._auto_range = color_range is None
+        if color_range is None:  # the shown metric's range; follows the controls
+            first = next(m for m in METRICS if m in self.results)
+            color_range = _data_range(self.results[first]) or DEFAULT_RANGE
         lo, hi = map(float, color_range)
         if not 0 < lo < hi:
             raise ZifvizError(f"color_range must be 0 < low < high, not {color_range}")
@@ -343,14 +367,11 @@ class GridExplorer(widgets.VBox):
         titles = [LEVEL_LABELS.get(lv, lv) for lv in self.levels]
         fig = make_subplots(rows=1, cols=n, shared_yaxes=True, subplot_titles=titles,
                             horizontal_spacing=0.04 if n > 1 else 0.0)
-        log_lo, log_hi = np.log10(lo), np.log10(hi)
-        ticks = _ticks(lo, hi)
+        coloraxis, contours = _color_scale(lo, hi)
         for k, level in enumerate(self.levels):
             col = k + 1
             fig.add_trace(go.Contour(x=[], y=[], z=[], coloraxis="coloraxis", connectgaps=True,
-                                     contours=dict(start=log_lo, end=log_hi, size=(log_hi - log_lo) / 14,
-                                                   coloring="fill", showlines=False),
-                                     hoverinfo="skip", name=f"{level} contour", showscale=False),
+                                     contours=contours, hoverinfo="skip", name=f"{level} contour", showscale=False),
                           row=1, col=col)
             fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name=f"{level} points",
                                      marker=dict(size=6, coloraxis="coloraxis", line=dict(width=0.5, color="white")),
@@ -367,10 +388,7 @@ class GridExplorer(widgets.VBox):
         fig.update_yaxes(title_text="σ_at (Å)", row=1, col=1)
         fig.update_layout(
             height=height, showlegend=False, margin=dict(l=60, r=20, t=40, b=50),
-            template="plotly_white", clickmode="event",
-            coloraxis=dict(colorscale="Viridis", cmin=log_lo, cmax=log_hi,
-                           colorbar=dict(title="RMSE (eV)", tickvals=np.log10(ticks).tolist(),
-                                         ticktext=[f"{t:.3g}" for t in ticks])))
+            template="plotly_white", clickmode="event", coloraxis=coloraxis)
         self.figure = go.FigureWidget(fig)
         self.figure.add_class("zifviz-grid-explorer")
         for k, level in enumerate(self.levels):
@@ -444,6 +462,13 @@ class GridExplorer(widgets.VBox):
     def _redraw(self) -> None:
         sel = _select(self.results, self.axes)
         metric = self.metric
+        new_scale = None
+        if self._auto_range:
+            shown = _data_range(sel[metric]) or self.color_range
+            if shown != self.color_range:
+                self.color_range = shown
+                new_scale = _color_scale(*shown)
+                self.figure.layout.coloraxis = new_scale[0]
         lo, hi = self.color_range
         minima = grid_minima(self.results, metric, **self.axes)
         notes = []
@@ -459,6 +484,8 @@ class GridExplorer(widgets.VBox):
             xy = {"x": pts["r_cut"].tolist(), "y": pts["sigma"].tolist()}
             customdata = (np.column_stack([pts["rmse"], pts["n_points"]]).tolist()
                           if len(pts) else [])
+            if new_scale is not None:
+                contour.contours = new_scale[1]
             if drawing == "contour":
                 contour.update(**xy, z=z.tolist(), visible=True)
                 markers.update(**xy, customdata=customdata, marker=dict(
