@@ -40,7 +40,8 @@ __all__ = ["GPR", "farthest_point_sampling", "polynomial_kernel"]
 _FORMAT = "zifviz-gpr-1"
 _BLOCK = 2048        # rows per kernel block
 _PROJECTION = 128    # dimensions of the random projection used by farthest-point sampling
-_JITTER = 1e-8       # relative jitter on K_MM
+_JITTER = 1e-6       # relative jitter on K_MM (float32 rows: kernel errors ~1e-6 relative)
+_SAME = 1e-10        # squared distance below which two unit rows are the same environment
 
 
 def _unit_rows(X, name: str = "X") -> np.ndarray:
@@ -76,7 +77,8 @@ def _self_kernel(A: np.ndarray, degree: int) -> np.ndarray:
 
 def farthest_point_sampling(X, n: int, random_state=0) -> np.ndarray:
     """Indices of ``n`` rows of ``X`` chosen by farthest-point sampling (Euclidean distance of
-    the unit rows, on a 128-dimensional random projection), starting from a random row."""
+    the unit rows, on a 128-dimensional random projection), starting from a random row.
+    Fewer when the rest are copies of rows already chosen (identical environments)."""
     X = _unit_rows(X)
     n = int(n)
     if n >= len(X):
@@ -93,8 +95,11 @@ def farthest_point_sampling(X, n: int, random_state=0) -> np.ndarray:
     chosen[0] = rng.integers(len(Z))
     distance = np.sum((Z - Z[chosen[0]]) ** 2, axis=1)
     for k in range(1, n):
-        chosen[k] = int(np.argmax(distance))
-        np.minimum(distance, np.sum((Z - Z[chosen[k]]) ** 2, axis=1), out=distance)
+        far = int(np.argmax(distance))
+        if distance[far] <= _SAME:  # every row left repeats a chosen one (identical copies)
+            return chosen[:k]
+        chosen[k] = far
+        np.minimum(distance, np.sum((Z - Z[far]) ** 2, axis=1), out=distance)
     return chosen
 
 
@@ -193,8 +198,17 @@ class GPR(RegressorMixin, BaseEstimator):
     def _sparse_factors(X, Z, degree, var):
         """Cholesky factors L of K_MM and L_B of I + L⁻¹ K_MN K_NM L⁻ᵀ / noise²."""
         KMM = polynomial_kernel(Z, Z, degree)
-        KMM[np.diag_indices_from(KMM)] += _JITTER * np.mean(np.diag(KMM))
-        L = cho_factor(KMM, lower=True, overwrite_a=True, check_finite=False)[0]
+        scale = np.mean(np.diag(KMM))
+        for jitter in (_JITTER, 1e-5, 1e-4, 1e-3):  # more only if rounding makes K_MM singular
+            try:
+                L = cho_factor(KMM + jitter * scale * np.eye(len(Z)), lower=True,
+                               overwrite_a=True, check_finite=False)[0]
+                break
+            except np.linalg.LinAlgError:
+                continue
+        else:
+            raise ZifvizError("the inducing rows' kernel matrix is singular (near-identical "
+                              "rows); use fewer inducing rows")
         L = np.tril(L)
         B = np.zeros((len(Z), len(Z)))
         for i in range(0, len(X), _BLOCK):
