@@ -12,17 +12,18 @@ which is what :func:`zifviz.gridsearch.grid_search` writes, or what
 How the grid is drawn
 ---------------------
 * One panel per level, all on ONE logarithmic colour scale (default 0.05–0.18 eV, seed
-  000's Fig. 2; ``color_range`` sets it, ``None`` takes the data's range).
+  000's Fig. 2; ``color_range`` sets it; ``None`` takes the range of what is shown and
+  follows the controls).
 * A level whose points fill at least ``fill_threshold`` (default 0.5) of the rectangle of
   its distinct r_cut × σ values is drawn as a **filled contour** of log10(RMSE): plotly
-  interpolates linearly across the missing points of that rectangle (seed 000's scans
-  used 0.25 Å r_cut steps in places and 0.5 Å in others, and miss some points). A sparser,
-  scattered set is drawn as **coloured points** only. The status line under the plot says
+  interpolates linearly across the missing points of that rectangle. The levels need not
+  share a rectangle (seed 000's A-only scan has 42 r_cut values, its other two 27, with
+  0.25–1 Å steps). A sparser, scattered set is drawn as **coloured points** only. The status line under the plot says
   which panel is which. Computed points are always drawn as markers, so interpolated
   areas can be told from computed ones.
-* A point that appears more than once (same level, r_cut, σ and other axes; seed 000's
-  tables have a few) is drawn and ranked by the MEAN of its RMSEs; its stored details are
-  those of its last row.
+* A point that appears more than once (same level, r_cut, σ and other axes, e.g. a run
+  repeated or two result files joined) is drawn and ranked by the MEAN of its RMSEs; its
+  stored details are those of its last row.
 * Each level's minimum is marked with a star and listed in the table under the plot
   (:attr:`GridExplorer.minima`).
 * Dropdowns choose the value of every other axis present in the table (target ε_local or
@@ -301,7 +302,8 @@ class GridExplorer(widgets.VBox):
         Tidy results table (one row per grid point; see the module docstring), e.g. from
         :func:`zifviz.gridsearch.grid_search`.
     color_range:
-        (low, high) RMSE of the colour scale, eV; None: the data's range.
+        (low, high) RMSE of the colour scale, eV; None: the range of the shown points
+        (updated when a control changes).
     fill_threshold:
         Smallest filled fraction of a level's r_cut × σ rectangle drawn as a contour.
     details:
