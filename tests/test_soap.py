@@ -121,7 +121,9 @@ def test_single_channel_and_seed_settings(frames):
     np.testing.assert_allclose(X, direct(one, zn, ["Zn"]), rtol=1e-4, atol=1e-5)
     s = SOAP.seed000("AB2", r_cut=9.0, sigma=0.2)
     assert (s.n_max, s.l_max, s.config["channels"]) == (16, 8, ["A", "B"])
-    assert SOAP.seed000("A", r_cut=2.5, sigma=0.3).n_max == largest_n_max(2.5) < 16
+    assert SOAP.seed000("A", r_cut=2.5, sigma=0.3).n_max == largest_n_max(2.5, 8) < 16
+    for r_cut in (2.5, 4.0, 5.0, 7.25):
+        assert SOAP.seed000("A", r_cut=r_cut, sigma=0.3).n_features > 0  # dscribe accepts it
 
 
 def test_config_round_trip_and_params():

@@ -238,7 +238,7 @@ def _evaluate(descriptor: tuple, points: list[dict], common: dict):
 
     level, r_cut, sigma, n_max, l_max = descriptor
     start = time.perf_counter()
-    soap = SOAP(level=level, r_cut=r_cut, sigma=sigma, n_max=min(n_max, largest_n_max(r_cut)),
+    soap = SOAP(level=level, r_cut=r_cut, sigma=sigma, n_max=min(n_max, largest_n_max(r_cut, l_max)),
                 l_max=l_max, species=common["species"], progress=False)
     X = soap.transform(common["frames"])
     soap_seconds = time.perf_counter() - start

@@ -134,11 +134,11 @@ class SOAP(BaseEstimator):
     def seed000(cls, level: str, r_cut: float, sigma: float, **kwargs) -> "SOAP":
         """Seed 000's SOAP: n_max 16, l_max 8, per-species channels, at ``(r_cut, sigma)``.
 
-        dscribe's GTO basis cannot be orthonormalised with 16 radial functions below
-        r_cut ≈ 7 Å; there ``n_max`` is the largest it allows (:func:`largest_n_max`, e.g. 12
-        at 2.5–3 Å, 14 at 5 Å), and :attr:`config` records the value used."""
-        settings = {"n_max": min(16, largest_n_max(r_cut)), "l_max": 8,
-                    "species": "per-species", **kwargs}  # kwargs may override (e.g. l_max)
+        dscribe's GTO basis (l_max 8) cannot be orthonormalised with 16 radial functions
+        below r_cut 5.5 Å; there ``n_max`` is the largest it allows (:func:`largest_n_max`:
+        12 at 2.5 Å, 13 at 3 Å, 14 at 3.5 Å, 15 at 4–5 Å), and :attr:`config` records it."""
+        settings = {"l_max": 8, "species": "per-species", **kwargs}  # kwargs may override
+        settings.setdefault("n_max", min(16, largest_n_max(r_cut, settings["l_max"])))
         return cls(level=level, r_cut=r_cut, sigma=sigma, **settings)
 
     @classmethod
@@ -306,14 +306,15 @@ class SOAP(BaseEstimator):
 # ---- helpers (module level so that worker processes can import them) -----------------------
 
 @lru_cache(maxsize=None)
-def largest_n_max(r_cut: float, limit: int = 16) -> int:
-    """The largest ``n_max`` (≤ ``limit``) whose dscribe GTO basis exists at ``r_cut``."""
+def largest_n_max(r_cut: float, l_max: int = 8, limit: int = 16) -> int:
+    """The largest ``n_max`` (≤ ``limit``) whose dscribe GTO basis exists at ``r_cut`` and
+    ``l_max`` (the basis is orthonormalised per angular channel)."""
     from dscribe.descriptors import SOAP as DScribeSOAP
     for n_max in range(limit, 0, -1):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                DScribeSOAP(species=["Zn"], r_cut=float(r_cut), n_max=n_max, l_max=0,
+                DScribeSOAP(species=["Zn"], r_cut=float(r_cut), n_max=n_max, l_max=int(l_max),
                             sigma=0.5, rbf="gto", periodic=True)
             return n_max
         except ValueError:
@@ -346,7 +347,7 @@ def _dscribe(settings: dict):
         raise ZifvizError(f"dscribe refuses SOAP r_cut {settings['r_cut']} Å, sigma "
                           f"{settings['sigma']}, n_max {settings['n_max']}, l_max "
                           f"{settings['l_max']}: {exc} (at this r_cut n_max ≤ "
-                          f"{largest_n_max(settings['r_cut'])} works)") from None
+                          f"{largest_n_max(settings['r_cut'], settings['l_max'])} works)") from None
 
 
 def _frames(frames) -> Iterator[Atoms]:
