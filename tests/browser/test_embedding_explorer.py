@@ -143,3 +143,65 @@ def test_lasso_selects_and_shows_in_3d(open_notebook, latencies):
     nb.screenshot(explorer, "widget")
     latencies.record("embedding_explorer", lasso_to_python_s=lasso_s)
     nb.assert_no_console_errors()
+
+
+NOTEBOOK03 = "notebooks/03_soap_tsne.ipynb"
+
+
+def test_notebook03(open_notebook, latencies):
+    """Notebook 03 runs in JupyterLab; its static maps draw; a lasso on the real t-SNE map
+    around the ZIF-hPT-II island selects hPT-II environments and shows one in 3D."""
+    t0 = time.monotonic()
+    nb = open_notebook(NOTEBOOK03)
+    t_run = nb.run_all(timeout=300)
+    page = nb.page
+    # the static figures (map per source, placed points) are plotly figures too
+    static = page.locator(".jp-NotebookPanel .jp-OutputArea-output"
+                          ":not(:has(.zifviz-embedding-map)) .plot-container.plotly")
+    assert static.count() >= 2, static.count()
+    fig4, _ = nb.wait_drawn(static.first, "fig4")
+    phase_colours = palette_for("phase")
+    fractions = nb.color_fractions(fig4, list(phase_colours.values()), tolerance=30)
+    assert sum(f > 1e-4 for f in fractions.values()) >= 6, fractions  # the phases in colour
+
+    explorer = nb.widget(".zifviz-embedding-explorer")
+    plot = _plot(nb)
+    plot.scroll_into_view_if_needed()
+    png_map, _ = nb.wait_drawn(plot, "explorer-map")
+    viewer = nb.viewer(0)
+    ngl = nb.wait_viewer_ready(viewer)
+    assert "selected" in explorer.locator(".zifviz-embedding-status").inner_text()
+
+    # lasso the middle of the hPT-II island (where its points are densest)
+    xs, ys = plot.evaluate("""(gd) => { const t = gd.data.find(d => d.name === 'ZIF-hPT-II');
+        return [Array.from(t.x), Array.from(t.y)]; }""")
+    xs, ys = np.asarray(xs), np.asarray(ys)
+    cx, cy = np.median(xs), np.median(ys)
+    rx = 0.5 * (np.percentile(xs, 75) - np.percentile(xs, 25)) + 1e-3
+    ry = 0.5 * (np.percentile(ys, 75) - np.percentile(ys, 25)) + 1e-3
+    angles = np.linspace(0, 2 * np.pi, 25)
+    path = _to_pixels(nb, list(cx + rx * np.cos(angles)), list(cy + ry * np.sin(angles)))
+    plot.scroll_into_view_if_needed()
+    path = _to_pixels(nb, list(cx + rx * np.cos(angles)), list(cy + ry * np.sin(angles)))
+    plot.hover()
+    page.locator(".jp-NotebookPanel .zifviz-embedding-map "
+                 ".modebar-btn[data-title='Lasso Select']").first.click()
+    page.mouse.move(*path[0])
+    page.mouse.down()
+    for p in path[1:]:
+        page.mouse.move(*p, steps=2)
+    page.mouse.up()
+    page.wait_for_function(
+        "(el) => /ZIF-hPT-II/.test(el.innerText)",
+        arg=explorer.locator(".zifviz-embedding-details").element_handle(), timeout=20_000)
+    details = explorer.locator(".zifviz-embedding-details").inner_text()
+    n_sel = int(details.split(" selected")[0].replace(",", "").split()[-1])
+    assert n_sel > 5, details
+    nb.page.wait_for_function("(el) => el.dataset.zifvizHighlighted === '1'",
+                              arg=ngl.element_handle(), timeout=20_000)
+    time.sleep(0.6)
+    nb.wait_drawn(viewer.locator(".zifviz-ngl canvas").first, "3d-hpt")
+    nb.screenshot(plot, "explorer-map-lasso")
+    nb.screenshot(viewer, "explorer-viewer")
+    latencies.record("notebook03", run_all_s=t_run, total_s=time.monotonic() - t0)
+    nb.assert_no_console_errors()

@@ -122,7 +122,7 @@ class EmbeddingExplorer(widgets.VBox):
     def __init__(self, table: pd.DataFrame, embedding, frames=None, color_by: str | None = None,
                  color_columns=None, max_points: int = MAX_POINTS, viewer=None,
                  level: str = "AB2", dragmode: str = "lasso", height: int = 480,
-                 width: int = 560, random_state: int = 0):
+                 width: int = 480, random_state: int = 0):
         import plotly.graph_objects as go
 
         if not isinstance(table, pd.DataFrame):
@@ -194,8 +194,8 @@ class EmbeddingExplorer(widgets.VBox):
                             layout=widgets.Layout(flex="0 0 auto", width=f"{width + 8}px"))
         parts = [left]
         if self.viewer is not None:
-            self.viewer.layout.flex = "1 1 320px"
-            self.viewer.layout.min_width = "300px"
+            self.viewer.layout.flex = "1 1 300px"
+            self.viewer.layout.min_width = "280px"
             parts.append(self.viewer)
         super().__init__(children=[widgets.HBox(parts, layout=widgets.Layout(
             flex_flow="row wrap", align_items="flex-start"))])
@@ -456,8 +456,11 @@ class EmbeddingExplorer(widgets.VBox):
             summary = f"{html.escape(column)}: mean {vals.mean():.4g}, " \
                       f"range {vals.min():.4g} – {vals.max():.4g}"
         first = selection.iloc[0]
-        shown = (f"3D: frame {int(first['frame_pos'])}, Zn rank {int(first['zn_rank'])}"
-                 if self.viewer is not None else "")
+        shown = ""
+        if self.viewer is not None:
+            shown = (f"in 3D: the first one, viewer frame {int(first['frame_pos'])}"
+                     + (f" (frame {first['frame']} of its file)" if "frame" in selection else "")
+                     + f", Zn {int(first['zn_rank'])} of that frame (gold)")
         self.details.value = (
             f"<div style='font-size:90%'><b>{len(selection):,} selected</b> — {summary}"
             f"<br>{shown}<table class='zifviz-selection'><tr>"
