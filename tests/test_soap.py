@@ -74,6 +74,8 @@ def test_order_follows_frames(frames):
     expect = np.concatenate([X[starts[i]:starts[i + 1]] for i in reversed(range(len(frames)))])
     assert np.array_equal(X_rev, expect)
     assert np.array_equal(soap.transform(frames[2]), X[starts[2]:starts[3]])
+    assert np.array_equal(soap.transform(iter(frames)), X)  # a stream without len()
+    assert np.array_equal(small("AB2", n_jobs=2).transform(iter(frames)), X)
 
 
 def test_cache_hit_gives_identical_arrays(frames, tmp_path, monkeypatch):

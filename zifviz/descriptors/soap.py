@@ -47,6 +47,7 @@ _SYMBOL = {"A": "Zn", "B": B_SYMBOL}
 _ZN = 30
 _SINGLE = "Zn"   # the element every atom becomes in a single-channel SOAP
 _TASKS_PER_WORKER = 4  # frames are sent to workers in this many chunks per worker
+_CHUNK_MAX = 16        # at most this many frames per chunk (memory stays bounded)
 _CACHE_ENV = "ZIFVIZ_CACHE_DIR"
 
 
@@ -210,9 +211,6 @@ class SOAP(BaseEstimator):
         self._settings()
         return self
 
-    def __repr__(self, N_CHAR_MAX=700):
-        return super().__repr__(N_CHAR_MAX)
-
     # ---- computing -----------------------------------------------------------------------
     def transform(self, frames, client=None) -> np.ndarray:
         """SOAP rows of every Zn environment of ``frames``.
@@ -250,11 +248,34 @@ class SOAP(BaseEstimator):
                 with atomic_write(config_file) as fh:
                     json.dump(self.config, fh, indent=1)
 
+        n_jobs = int(self.n_jobs or 1)
+        if n_jobs < 0:
+            n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+        serial = client is None and n_jobs == 1
+        workers = n_jobs if client is None else max(1, sum(client.nthreads().values()))
+        size = _CHUNK_MAX if total is None else max(1, min(_CHUNK_MAX, -(-total // (
+            _TASKS_PER_WORKER * workers))))
+        window = 1 if serial else size * _TASKS_PER_WORKER * workers  # frames held at once
+        computer = _Computer(settings) if serial else None
+
         rows: list[np.ndarray | None] = []
         keys: list[str | None] = []
-        missing: list[tuple[int, Atoms]] = []
+        pending: list[tuple[int, Atoms]] = []
         bar = tqdm(total=total, desc=f"SOAP {settings['level']}", unit="frame",
                    disable=not self.progress, leave=False)
+
+        def flush():
+            if serial:
+                done = ((pos, computer.rows(atoms, pos)) for pos, atoms in pending)
+            else:
+                done = self._parallel(settings, pending, size, n_jobs, client)
+            for pos, values in done:
+                rows[pos] = values
+                if folder is not None:
+                    _write_cached(folder, keys[pos], values)
+                bar.update(1)
+            pending.clear()
+
         try:
             for pos, atoms in enumerate(_frames(frames)):
                 key = content_key(atoms) if folder is not None else None
@@ -262,35 +283,25 @@ class SOAP(BaseEstimator):
                 rows.append(cached)
                 keys.append(key)
                 if cached is None:
-                    missing.append((pos, atoms))
+                    pending.append((pos, atoms))
+                    if len(pending) >= window:
+                        flush()
                 else:
                     bar.update(1)
-            for pos, values in self._compute(settings, missing, client):
-                rows[pos] = values
-                if folder is not None:
-                    _write_cached(folder, keys[pos], values)
-                bar.update(1)
+            if pending:
+                flush()
         finally:
             bar.close()
         if not rows:
             return np.zeros((0, n_features), dtype=settings["dtype"])
         return np.concatenate(rows, axis=0)
 
-    def _compute(self, settings: dict, missing: list, client) -> Iterator[tuple[int, np.ndarray]]:
-        """(frame position, rows) for every frame in ``missing``, in order of completion."""
-        if not missing:
-            return
-        n_jobs = int(self.n_jobs or 1)
-        if n_jobs < 0:
-            n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-        if client is None and (n_jobs == 1 or len(missing) == 1):
-            computer = _Computer(settings)
-            for pos, atoms in missing:
-                yield pos, computer.rows(atoms, pos)
-            return
-        workers = n_jobs if client is None else max(1, sum(client.nthreads().values()))
-        size = max(1, -(-len(missing) // (_TASKS_PER_WORKER * workers)))
-        chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
+    @staticmethod
+    def _parallel(settings: dict, pending: list, size: int, n_jobs: int,
+                  client) -> Iterator[tuple[int, np.ndarray]]:
+        """(frame position, rows) of ``pending`` frames from worker processes or a Dask
+        cluster, in order of completion."""
+        chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
         if client is not None:
             from distributed import as_completed
             futures = client.map(_compute_chunk, [settings] * len(chunks), chunks, pure=False)
@@ -428,8 +439,15 @@ class _Computer:
         return values.astype(s["dtype"], copy=False)
 
 
+_WORKER_COMPUTERS: dict[str, _Computer] = {}  # per worker process: topologies reused across chunks
+
+
 def _compute_chunk(settings: dict, chunk: list) -> list[tuple[int, np.ndarray]]:
-    computer = _Computer(settings)
+    key = json.dumps(settings, sort_keys=True)
+    computer = _WORKER_COMPUTERS.get(key)
+    if computer is None:
+        _WORKER_COMPUTERS.clear()
+        computer = _WORKER_COMPUTERS[key] = _Computer(settings)
     return [(pos, computer.rows(atoms, pos)) for pos, atoms in chunk]
 
 
