@@ -1,6 +1,6 @@
 """SOAP through zifviz vs dscribe called directly, and 1 vs 2 worker processes, side by side.
 
-Run: python benchmarks/bench_soap.py [--frames 120] [--repeat 3]
+Run: python benchmarks/bench_soap.py [--frames 120] [--repeat 3] [--data file.extxyz.gz]
 
 Frames: the first ``--frames`` frames of the demo energies set (hypothetical ZIFs). Settings:
 seed 000's SOAP (n_max ≤ 16, l_max 8, per-species channels) at r_cut 5 Å, σ 0.5 Å
@@ -49,13 +49,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--data", default=None, help="an extxyz file (default: demo energies)")
     args = parser.parse_args()
 
     from dscribe.descriptors import SOAP as DScribeSOAP
     from scipy.linalg import LinAlgWarning
 
     warnings.simplefilter("ignore", LinAlgWarning)
-    ds = load_demo("energies")
+    ds = zifviz.Trajectory(args.data) if args.data else load_demo("energies")
     frames = [ds[i] for i in range(min(args.frames, len(ds)))]
     n_zn = sum(int((f.numbers == 30).sum()) for f in frames)
     print(f"{len(frames)} frames, {n_zn} Zn environments, {os.cpu_count()} CPUs "

@@ -271,14 +271,18 @@ def cross_hyperparameter_table(frames, optima: Mapping | pd.DataFrame, *,
         raise ZifvizError(f"the environment table has no column {target!r} or {group_by!r}")
     y, groups = table[target].to_numpy(float), table[group_by].astype(str).to_numpy()
     estimator = GPR() if estimator is None else estimator
-    rows = []
+    rows, scores = [], {}
     for optimised_for, (r_cut, sigma) in optima.items():
         row = {"optimised for": optimised_for, "r_cut": r_cut, "sigma": sigma}
         for level in levels:
-            soap = SOAP.seed000(level, r_cut, sigma, progress=progress, **(soap_kwargs or {}))
-            X = soap.transform(frames)
-            row[level] = cross_validate(X, y, groups, estimator, n_splits, n_train=n_train,
-                                        random_state=random_state).test_rmse
+            if (level, r_cut, sigma) not in scores:  # two levels may share an optimum
+                soap = SOAP.seed000(level, r_cut, sigma, progress=progress,
+                                    **(soap_kwargs or {}))
+                X = soap.transform(frames)
+                scores[level, r_cut, sigma] = cross_validate(
+                    X, y, groups, estimator, n_splits, n_train=n_train,
+                    random_state=random_state).test_rmse
+            row[level] = scores[level, r_cut, sigma]
         rows.append(row)
     return pd.DataFrame(rows).set_index("optimised for")
 
