@@ -34,6 +34,7 @@ def test_exact_matches_the_textbook_formula(data):
     np.testing.assert_allclose(pred, mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(std, np.sqrt(np.maximum(var, 0)), rtol=1e-3, atol=1e-5)
     assert model.y_mean_ == pytest.approx(y.mean())
+    np.testing.assert_allclose(model.in_sample_, model.predict(X), atol=1e-6)
 
 
 def test_sparse_with_every_row_equals_exact_and_approximates_with_fewer(data):

@@ -123,7 +123,8 @@ class GPR(RegressorMixin, BaseEstimator):
     --------------------------
     y_mean_, n_features_in_, n_train_, basis_ (the rows predictions are expanded on: the
     training rows or the inducing rows), alpha_ (their weights), descriptor_config_ (the
-    descriptor's :attr:`config`, when given to ``fit``).
+    descriptor's :attr:`config`, when given to ``fit``), in_sample_ (exact solver: the
+    predictions at the training rows, ``y − noise² alpha``, without another kernel pass).
 
     ``predict(X, return_std=True)`` gives the latent function's standard deviation (add
     ``noise**2`` to its square for the spread of new observations).
@@ -168,6 +169,7 @@ class GPR(RegressorMixin, BaseEstimator):
         self.y_mean_ = float(y.mean())
         r = y - self.y_mean_
         self._factors = {}
+        self.in_sample_ = None
         if self.solver == "exact":
             K = polynomial_kernel(X, X, degree)
             K[np.diag_indices_from(K)] += var
@@ -176,6 +178,8 @@ class GPR(RegressorMixin, BaseEstimator):
             self.alpha_ = cho_solve(factor, r, check_finite=False)
             self._factors = {"L": factor[0]}
             self.inducing_ = None
+            # K alpha = (K + noise² I) alpha − noise² alpha: the fit at the training rows, free
+            self.in_sample_ = y - var * self.alpha_
             return self
         m = min(int(self.n_inducing), len(X))
         self.inducing_ = np.sort(farthest_point_sampling(X, m, self.random_state))
