@@ -331,9 +331,11 @@ class EmbeddingExplorer(widgets.VBox):
                 showlegend=numbers is None, selectedpoints=None,
                 unselected=dict(marker=dict(opacity=0.15))))
             self._trace_rows.append(rows)
+        # new traces first, then the old ones go: the page keeps its WebGL canvas
+        n_old = len(self.figure.data)
+        self.figure.add_traces(traces)
         with self.figure.batch_update():
-            self.figure.data = []
-            self.figure.add_traces(traces)
+            self.figure.data = self.figure.data[n_old:]
             self.figure.layout.legend.title.text = column
         for trace in self.figure.data:
             trace.on_selection(self._on_selection)
