@@ -14,7 +14,8 @@ bench_viewer.py):
 
 ``first`` is the first canvas change, ``last`` the last one (plotly draws the axes before the
 points arrive). It also prints the Python side of each redraw (``last_update_seconds``) and
-the ratio of each size's worst redraw to the 10,000-point one. Writes
+the ratio of each size's worst redraw to the 10,000-point one ("-" in the Python column: no
+redraw was needed, e.g. a zoom with every point drawn already). Writes
 test-artifacts/benchmarks/bench_embedding_explorer.json.
 """
 
@@ -63,12 +64,14 @@ zoomed = [False]
 full = ([explorer._full_range[0][0], explorer._full_range[1][0]],
         [explorer._full_range[0][1], explorer._full_range[1][1]])
 def on_recolour(_):
+    explorer.last_update_seconds = float("nan")  # set again only if Python redraws
     explorer.color_by = "value" if explorer.color_by == "phase" else "phase"
     log.value = f"{{explorer.last_update_seconds:.4f}} {{len(explorer.shown)}}"
 def on_zoom(_):
     c = centres[0]
     xr, yr = ([c[0] - 3, c[0] + 3], [c[1] - 3, c[1] + 3]) if not zoomed[0] else full
     zoomed[0] = not zoomed[0]
+    explorer.last_update_seconds = float("nan")
     with explorer.figure.batch_update():
         explorer.figure.layout.xaxis.range = xr
         explorer.figure.layout.yaxis.range = yr
@@ -150,8 +153,9 @@ def main(argv=None):
             ratio = f"{worst / ref:10.1f}" if worst and ref else f"{'-':>10}"
             first = _worst(items, "first")
             fmt = lambda v: f"{v:7.2f}" if v is not None else f"{'-':>7}"  # noqa: E731
+            python = [i["python_s"] for i in items if i["python_s"] == i["python_s"]]
             print(f"{n:>9,} {items[-1]['drawn']:>8,} {key:>10} {fmt(first)} {fmt(worst)} "
-                  f"{max(i['python_s'] for i in items):7.2f} {ratio}")
+                  f"{fmt(max(python) if python else None)} {ratio}")
         if entry["console_errors"]:
             print("   console errors:", entry["console_errors"][:3])
     return results
