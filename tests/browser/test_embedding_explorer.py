@@ -58,6 +58,17 @@ def _to_pixels(nb, xs, ys):
         }""", [_plot(nb).element_handle(), list(xs), list(ys)])
 
 
+def _centre_on_screen(nb, plot):
+    """Scroll the plot to the middle of the window (a lasso outside it would not draw)."""
+    plot.evaluate("(el) => el.scrollIntoView({block: 'center'})")
+    nb.page.wait_for_timeout(300)
+
+
+def _inside_window(nb, path):
+    size = nb.page.viewport_size
+    assert all(0 < x < size["width"] and 0 < y < size["height"] for x, y in path), path
+
+
 def _selection(nb, timeout=15):
     box = nb.page.locator(".jp-NotebookPanel .t-selection")
     box.get_by_text('"n":').first.wait_for(timeout=timeout * 1000)
@@ -82,7 +93,7 @@ def test_lasso_selects_and_shows_in_3d(open_notebook, latencies):
     png3d_before, _ = nb.wait_drawn(canvas3d, "3d-before")
 
     # lasso tool from plotly's mode bar, then a mouse drag around the liquid blob (x ~ +10)
-    plot.scroll_into_view_if_needed()
+    _centre_on_screen(nb, plot)
     plot.hover()
     nb.page.locator(".jp-NotebookPanel .zifviz-embedding-map "
                     ".modebar-btn[data-title='Lasso Select']").first.click()
@@ -92,6 +103,7 @@ def test_lasso_selects_and_shows_in_3d(open_notebook, latencies):
     xb = x1 - 0.02 * (x1 - x0)
     corners = [(4, ya), (xb, ya), (xb, yb), (4, yb), (4, ya + 0.01)]
     path = _to_pixels(nb, [c[0] for c in corners], [c[1] for c in corners])
+    _inside_window(nb, path)
     t0 = time.monotonic()
     nb.page.mouse.move(*path[0])
     nb.page.mouse.down()
@@ -127,7 +139,7 @@ def test_lasso_selects_and_shows_in_3d(open_notebook, latencies):
         plot.element_handle()))
     name, (x0,), (y0,) = table_xy[0]
     assert name == "ZIF-4"
-    plot.scroll_into_view_if_needed()
+    _centre_on_screen(nb, plot)
     (px, py), = _to_pixels(nb, [x0], [y0])
     # plotly picks the point under the mouse on hover; the click then reports it
     nb.page.mouse.move(px - 6, py)
@@ -180,9 +192,9 @@ def test_notebook03(open_notebook, latencies):
     rx = 0.5 * (np.percentile(xs, 75) - np.percentile(xs, 25)) + 1e-3
     ry = 0.5 * (np.percentile(ys, 75) - np.percentile(ys, 25)) + 1e-3
     angles = np.linspace(0, 2 * np.pi, 25)
+    _centre_on_screen(nb, plot)
     path = _to_pixels(nb, list(cx + rx * np.cos(angles)), list(cy + ry * np.sin(angles)))
-    plot.scroll_into_view_if_needed()
-    path = _to_pixels(nb, list(cx + rx * np.cos(angles)), list(cy + ry * np.sin(angles)))
+    _inside_window(nb, path)
     plot.hover()
     page.locator(".jp-NotebookPanel .zifviz-embedding-map "
                  ".modebar-btn[data-title='Lasso Select']").first.click()
@@ -191,6 +203,7 @@ def test_notebook03(open_notebook, latencies):
     for p in path[1:]:
         page.mouse.move(*p, steps=2)
     page.mouse.up()
+    nb.screenshot_page("after-lasso")
     page.wait_for_function(
         "(el) => /ZIF-hPT-II/.test(el.innerText)",
         arg=explorer.locator(".zifviz-embedding-details").element_handle(), timeout=20_000)
