@@ -2,7 +2,7 @@
 
 The demo datasets live in the repository's top-level ``data/``. A wheel, and so a
 non-editable ``pip install .``, gets a copy of them in ``zifviz/data/`` (the files listed in
-``data/MANIFEST.json``, the manifest and the README), where
+``data/MANIFEST.json``, the manifest, the README and ``seed000_grids/``), where
 :func:`zifviz.datasets.demo_dir` finds them. An editable install reads ``data/`` in place.
 """
 
@@ -21,6 +21,7 @@ def demo_files() -> list[Path]:
     manifest = data / "MANIFEST.json"
     names = [entry["file"] for entry in json.loads(manifest.read_text()).values()]
     files = [data / name for name in names] + [manifest, data / "README.md"]
+    files += sorted((data / "seed000_grids").glob("*"))  # the paper's own grid tables
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"demo data missing from the source tree: {missing}")
@@ -37,7 +38,9 @@ class build_py_with_demo_data(build_py):
         target = Path(self.build_lib) / "zifviz" / "data"
         self.mkpath(str(target))
         for src in demo_files():
-            self.copy_file(str(src), str(target / src.name))
+            dest = target / src.relative_to(ROOT / "data")
+            self.mkpath(str(dest.parent))
+            self.copy_file(str(src), str(dest))
 
 
 setup(cmdclass={"build_py": build_py_with_demo_data})

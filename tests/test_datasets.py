@@ -44,12 +44,20 @@ def _perceive(atoms):
 
 def test_load_demo_energies():
     frames = datasets.load_demo("energies")
-    n_zn = sum(int((f.symbols == "Zn").sum()) for f in frames)
-    assert n_zn >= 10_000
-    frameworks = {f.info["framework"] for f in frames}
-    assert len(frameworks) >= 8
-    for key in ("source", "forcefield", "ensemble", "temperature", "pressure", "step"):
+    info = frames.frames_info
+    assert info["n_zn"].sum() >= 20_000  # issue 7: >= 60 frameworks, >= 20,000 Zn, <= 15 MB
+    assert info["framework"].nunique() >= 60
+    assert frames.path.stat().st_size <= 15e6
+    from zifviz.hzif import OWN_LINKER_PROCEDURES, PROCEDURES
+
+    assert set(info["procedure"]) == set(PROCEDURES) | set(OWN_LINKER_PROCEDURES)
+    assert set(info["framework_source"]) == {"IZA", "experimental", "glass", "built net"}
+    glasses = info[info["framework_source"] == "glass"]
+    assert set(glasses["procedure"]) == set(OWN_LINKER_PROCEDURES)  # a dangling linker each
+    for key in ("framework", "procedure", "magnitude", "batch", "seed", "structure_id",
+                "forcefield", "zni_energy_per_zn"):
         assert key in frames[0].info
+    assert info["structure_id"].is_unique
     # per-atom energies sum to the total, and ε_local too
     for f in frames[:: max(1, len(frames) // 20)]:
         e = f.arrays["energies"]
@@ -135,7 +143,7 @@ def test_demo_set_indexing():
     with pytest.raises(DataError, match="columns are"):
         ds.query("no_such_column > 1")
     with pytest.raises(DataError, match="not a condition"):
-        ds.query("step + 1")
+        ds.query("magnitude + 1")
 
 
 def test_phases_frames_name_their_framework():
@@ -185,18 +193,26 @@ def test_demo_gzip_is_reproducible_and_atomic(tmp_path):
 
 
 def test_build_recipe_smoke(tmp_path, shared_data):
-    """A tiny run of the energies recipe: one public crystal plus one decorated net."""
-    from zifviz.build_demo import build_energies
+    """The energies recipe (zifviz.hzif) at smoke size, relaxed anew, then regenerated from
+    the relaxed frameworks it wrote: the same frames, byte for byte."""
+    from zifviz.build_demo import RELAXED_FILE, build_energies
 
     out = tmp_path / "e.extxyz.gz"
-    summary = build_energies(out, size="smoke", names=["ZIF-zni", "qtz"])
+    summary = build_energies(out, size="smoke", relaxed=None, work_dir=tmp_path / "w1",
+                             progress=False)
     frames = list(zifviz.iread(out, format="extxyz"))
-    assert summary["total Zn environments"] == sum(int((f.symbols == "Zn").sum()) for f in frames)
-    assert {f.info["framework"] for f in frames} == {"ZIF-zni", "net:qtz"}
-    assert {f.info["ensemble"] for f in frames} == {"rattle", "NVT"}
-    zni = [f for f in frames if f.info["framework"] == "ZIF-zni"]
-    assert zni[0].info["zni_energy_per_zn"] == pytest.approx(
-        min(f.info["energy"] for f in zni) / 32, abs=0.2)
+    assert summary["n_environments"] == sum(int((f.symbols == "Zn").sum()) for f in frames)
+    assert {f.info["framework"] for f in frames} == {"ABW", "net-dia"}
+    assert {f.info["procedure"] for f in frames} == {
+        "redecorated", "redecorated-rattled", "cg-rattled-redecorated"}
+    again = tmp_path / "again.extxyz.gz"
+    second = build_energies(again, size="smoke", relaxed=tmp_path / RELAXED_FILE,
+                            work_dir=tmp_path / "w2", progress=False)
+    assert second["relaxed_from"] == RELAXED_FILE
+    third = tmp_path / "third.extxyz.gz"
+    build_energies(third, size="smoke", relaxed=tmp_path / RELAXED_FILE,
+                   work_dir=tmp_path / "w3", progress=False)
+    assert again.read_bytes() == third.read_bytes()
 
 
 @pytest.mark.parametrize("name", ["energies", "phases"])

@@ -103,7 +103,7 @@ def test_table_of_one_structure(zif4):
 
 
 def test_table_energies_match_energetics(energies_set):
-    frames = energies_set.query("framework in ['ZIF-zni', 'glass-02', 'net:dia']")[::9]
+    frames = energies_set.query("framework in ['ZIF-zni', 'glass-02', 'ABW', 'net-dia']")[::2]
     table = environment_table(frames)
     assert len(table) == int(frames.frames_info["n_zn"].sum())
     # frames in input order, Zn by atom index within each frame

@@ -66,6 +66,8 @@ def test_sdist_has_the_demo_data_and_the_build_step(sdist):
     manifest = json.loads((REPO / "data/MANIFEST.json").read_text())
     assert {f"data/{e['file']}" for e in manifest.values()} <= names
     assert {"data/MANIFEST.json", "data/README.md", "setup.py", "pyproject.toml"} <= names
+    grids = {f"data/seed000_grids/{p.name}" for p in (REPO / "data/seed000_grids").iterdir()}
+    assert grids and grids <= names
 
 
 def test_wheel_has_the_package_and_the_demo_data(wheel):
@@ -78,6 +80,8 @@ def test_wheel_has_the_package_and_the_demo_data(wheel):
             assert len(data) == entry["bytes"]
             assert hashlib.sha256(data).hexdigest() == entry["sha256"]
     assert "zifviz/data/README.md" in names
+    for path in (REPO / "data/seed000_grids").iterdir():  # the paper's own grid tables
+        assert f"zifviz/data/seed000_grids/{path.name}" in names
     # every module and every non-Python asset of the package (widget scripts, ...) is inside
     for path in (REPO / "zifviz").rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
@@ -124,4 +128,4 @@ def test_load_demo_from_an_installed_wheel(wheel, tmp_path):
     assert proc.returncode != 0 and "inside installed packages" in proc.stderr
     manifest = json.loads((REPO / "data/MANIFEST.json").read_text())
     assert sorted(p.name for p in (site / "zifviz" / "data").iterdir()) == sorted(
-        [e["file"] for e in manifest.values()] + ["MANIFEST.json", "README.md"])
+        [e["file"] for e in manifest.values()] + ["MANIFEST.json", "README.md", "seed000_grids"])

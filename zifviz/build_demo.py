@@ -1,16 +1,22 @@
 """Recipes that build the demo datasets in ``data/`` with MOF-FF for ZIFs (deterministic).
 
 ``zifviz build-demo`` (or ``python -m zifviz.build_demo``) regenerates them; ``--size full``
-makes ten times the frames. How each set is made:
+makes the large sets (not shipped). How each set is made:
 
 ``energies`` (seed 000's task: local-environment energies of many frameworks)
-    Twelve Zn(Im)2 frameworks: the public ZIF-4, ZIF-4-cp-II, ZIF-zni and ZIF-hPT-II crystals
-    (Widmer et al. 2019), the three ZIF-4 glasses (Gaillac et al. 2020), ZIF-4's own AB2 net
-    re-decorated by zifviz, and the dia, lon, sod and qtz nets built and decorated by zifviz.
-    Each is relaxed (MOF-FF, relaxed cell), then sampled by random rattling (0.03 Å on atom
-    coordinates, 1 % symmetric cell strain)
-    and by short NVT MD at 300 K; every frame has per-atom MOF-FF energies. Each frame's
-    ``info["zni_energy_per_zn"]`` is the relaxed ZIF-zni energy per Zn, the reference of seed 000.
+    The hypothetical-ZIF set of :mod:`zifviz.hzif`, made by seed 000's recipe: the IZA zeolite
+    framework types with at most 48 T atoms per cell (``--size full``: 96, and five batches)
+    as AB2 nets, the public ZIF-4, ZIF-4-cp-II, ZIF-zni and ZIF-hPT-II crystals (Widmer et
+    al. 2019), the ZIF-4 glasses of Gaillac et al. 2020 that stay distinct, and the dia, lon,
+    sod and qtz nets built by zifviz; each decorated with Zn and imidazolate, relaxed with
+    MOF-FF (relaxed cell), coarse-grained and copied three ways (re-decorated; re-decorated
+    and rattled; net rattled and re-decorated) at three magnitudes, screened (no atoms closer
+    than 1.0 Å, 0.6 Å between H) and labelled with per-atom MOF-FF energies. Duplicate
+    frameworks are merged (glass-01 relaxes to ZIF-4). ``info["zni_energy_per_zn"]`` is the
+    relaxed ZIF-zni energy per Zn, seed 000's reference. The relaxed frameworks ship beside
+    it (``hzif-relaxed.extxyz.gz``): the build starts from them and so gives the same bytes
+    every time; ``--from-scratch`` relaxes anew (LAMMPS cell relaxations are not
+    reproducible run to run).
 
 ``phases`` (seed 003's task: which phase is this Zn environment?)
     Seven phases from MOF-FF MD under two sources that differ in ensemble (seed 003 used two
@@ -49,12 +55,9 @@ import numpy as np
 from ase import Atoms
 
 from . import sampling
-from .coarse import coarse_grain
 from .datasets import _sha256, checkout_root, citation, fetch_structure
-from .decorate import decorate
 from .errors import UnderCoordinatedZnWarning
 from .io import read
-from .nets import build_net
 from .storage import atomic_write
 
 PUBLIC = {
@@ -87,29 +90,6 @@ def _relaxed(atoms: Atoms) -> Atoms:
     return relaxed
 
 
-NETS_TO_DECORATE = ("cag", "dia", "lon", "sod", "qtz")
-
-
-def energy_frameworks(names=None) -> dict[str, Atoms]:
-    """The relaxed frameworks of the ``energies`` set (all twelve, or those in ``names``:
-    keys of :data:`PUBLIC` and net names of :data:`NETS_TO_DECORATE`)."""
-    names = set(names) if names is not None else set(PUBLIC) | set(NETS_TO_DECORATE)
-    frameworks = {name: _public(name) for name in PUBLIC if name in names}
-    nets = []
-    if "cag" in names:
-        zif4_net = coarse_grain(_public("ZIF-4"), "AB2")
-        zif4_net.info["source"] = "net:cag (ZIF-4 re-decorated)"
-        nets.append(zif4_net)
-    nets += [build_net(name) for name in NETS_TO_DECORATE[1:] if name in names]
-    for net in nets:
-        # seed 000's recipe: decorate, relax, coarse-grain, re-decorate (relaxed below)
-        first = _relaxed(decorate(net))
-        renet = coarse_grain(first, "AB2")
-        renet.info["source"] = net.info["source"]
-        frameworks[net.info["source"]] = decorate(renet)
-    return {name: _relaxed(atoms) for name, atoms in frameworks.items()}
-
-
 @contextlib.contextmanager
 def _gzip_text(path: Path):
     """A text stream into a reproducible gzip file (no name or time stamp in the header),
@@ -130,30 +110,44 @@ def _append(fh, frames, label_info: dict) -> int:
     return n_zn
 
 
-def build_energies(out: Path, size: str = "demo", seed: int = 1, names=None) -> dict:
-    """Build the ``energies`` set into ``out`` (gzip extxyz); returns a summary."""
-    scale = SIZES[size]
+RELAXED_FILE = "hzif-relaxed.extxyz.gz"
+"""The relaxed frameworks the shipped ``energies`` set was made from (next to it in data/)."""
+
+
+def build_energies(out: Path, size: str = "demo", *, relaxed: str | os.PathLike | None = "auto",
+                   work_dir: str | os.PathLike | None = None, n_jobs: int = 1,
+                   progress: bool = True) -> dict:
+    """Build the ``energies`` set into ``out`` with :mod:`zifviz.hzif`; returns a summary.
+
+    ``relaxed="auto"`` starts from the shipped relaxed frameworks (:data:`RELAXED_FILE` in the
+    demo folder), which regenerates the shipped file byte for byte; ``None`` relaxes every
+    framework anew (LAMMPS cell relaxations are not reproducible run to run, so the bytes
+    differ) and writes the new relaxed frameworks next to ``out``. Per-framework results
+    are kept in ``work_dir`` (default: the zifviz cache), so a killed build resumes.
+    """
+    from .datasets import demo_dir
+    from .frames import cache_dir
+    from .hzif import build_demo_set, write_relaxed
+
+    out = Path(out)
+    if relaxed == "auto":
+        shipped = demo_dir() / RELAXED_FILE
+        relaxed = shipped if shipped.is_file() else None
+    tag = "relaxed" if relaxed is not None else "scratch"
+    work = Path(work_dir) if work_dir is not None else \
+        cache_dir().parent / "hzif" / f"{size}-{tag}"
     t0 = time.perf_counter()
-    frameworks = energy_frameworks(names)
-    zni = frameworks["ZIF-zni"] if "ZIF-zni" in frameworks else energy_frameworks(["ZIF-zni"])["ZIF-zni"]
-    zni_ref = float(zni.info["energy"]) / int((zni.symbols == "Zn").sum())
-    counts = {}
-    with _gzip_text(out) as fh:
-        for k, (name, atoms) in enumerate(frameworks.items()):
-            n_zn = int((atoms.symbols == "Zn").sum())
-            # ~64 (demo) frames of 16-Zn frameworks; fewer for bigger cells, more for small ones
-            n_frames = max(2, int(round(64 * scale * 16 / n_zn)))
-            n_rattle = n_frames // 2
-            info = {"zni_energy_per_zn": zni_ref, "framework": name}
-            counts[name] = _append(fh, sampling.rattle(atoms, n_rattle, atom_sigma=0.03,
-                                                       cell_sigma=0.01, seed=seed + k,
-                                                       progress=False), info)
-            md = sampling.iter_md(atoms, ensemble="NVT", temperature=300.0,
-                                 steps=40 * (n_frames - n_rattle), every=40,
-                                 seed=seed + k, progress=False)
-            counts[name] += _append(fh, md, info)
-    return {"Zn environments": counts, "total Zn environments": sum(counts.values()),
-            "seconds": round(time.perf_counter() - t0, 1)}
+    # the shipped file made the shipped set: at that size, frameworks it lacks stay dropped
+    report = build_demo_set(out, size, work_dir=work, n_jobs=n_jobs, relaxed=relaxed,
+                            relax_missing=size != "demo", progress=progress)
+    if relaxed is None:
+        write_relaxed(work, out.parent / RELAXED_FILE)
+    keep = ("n_frameworks", "n_frames", "n_environments", "by_source", "duplicates",
+            "dropped", "skipped", "dropped_frames", "zni_energy_per_zn")
+    summary = {k: report[k] for k in keep if k in report}
+    summary.update(relaxed_from=Path(relaxed).name if relaxed is not None else "relaxed anew",
+                   work_dir=str(work), seconds=round(time.perf_counter() - t0, 1))
+    return summary
 
 
 PHASE_RECIPES = {
@@ -239,6 +233,14 @@ def main(argv=None) -> int:
                         help="folder to write to (default: data/ of the checkout zifviz runs "
                              "from; required for an installed zifviz)")
     parser.add_argument("--only", choices=["energies", "phases"], default=None)
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="energies: relax every framework anew instead of starting from "
+                             f"the shipped {RELAXED_FILE} (different bytes; slower)")
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="energies: frameworks built in parallel processes")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="energies: folder of per-framework results (default: the zifviz "
+                             "cache); a killed build resumes from it")
     args = parser.parse_args(argv)
     args.out = output_folder(args.out)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -250,13 +252,25 @@ def main(argv=None) -> int:
             continue
         path = args.out / f"{name}{suffix}.extxyz.gz"
         print(f"building {path} ...", flush=True)
-        summary = build(path, size=args.size)
+        if name == "energies":
+            summary = build_energies(path, size=args.size, n_jobs=args.n_jobs,
+                                     work_dir=args.work_dir,
+                                     relaxed=None if args.from_scratch else "auto")
+        else:
+            summary = build(path, size=args.size)
         summary.update({"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path),
                         "command": f"zifviz build-demo --size {args.size} --only {name}"})
         print(json.dumps(summary, indent=1), flush=True)
         # read just before writing, so builds of the two sets may run side by side
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
         manifest[name] = summary
+        relaxed = args.out / RELAXED_FILE
+        if name == "energies" and relaxed.is_file():
+            manifest["hzif-relaxed"] = {
+                "what": "the relaxed frameworks the energies set is made from",
+                "frameworks": summary["n_frameworks"] + len(summary.get("duplicates", {})),
+                "file": relaxed.name, "bytes": relaxed.stat().st_size,
+                "sha256": _sha256(relaxed)}
         with atomic_write(manifest_path) as fh:
             fh.write(json.dumps(manifest, indent=1) + "\n")
     return 0

@@ -83,9 +83,9 @@ SOURCE_SETS = ("NPT", "NVT")
 """The sampling sources of the demo ``phases`` set."""
 
 FRAMEWORKS = ("ZIF-4", "ZIF-4-cp-II", "ZIF-zni", "ZIF-hPT-II", "glass-01", "glass-02",
-              "glass-03", "net:cag (ZIF-4 re-decorated)", "net:dia", "net:lon", "net:sod",
-              "net:qtz")
-"""The frameworks of the demo data, in the order of ``data/MANIFEST.json``."""
+              "glass-03")
+"""The public frameworks of the demo data (experimental crystals, ab initio glasses); the
+hypothetical ones (IZA codes, built nets) follow in the order they appear."""
 
 CATEGORIES = {"phase": PHASES, "source_set": SOURCE_SETS, "framework": FRAMEWORKS}
 """Known category order of each categorical column."""
