@@ -115,3 +115,13 @@ def test_save_load_round_trip_and_refusals(data, tmp_path, solver):
         GPR.load(tmp_path / "bad")
     with pytest.raises(ModelFileError, match="no such"):
         GPR.load(tmp_path / "missing")
+
+
+def test_small_noise_with_identical_rows_falls_back_to_float64(data):
+    X, y, Xs, _ = data
+    copies = np.concatenate([X[:200]] * 3)  # identical environments, as in copied frames
+    target = np.concatenate([y[:200]] * 3)
+    model = GPR(noise=0.001).fit(copies, target)  # float32 kernel: indefinite at 1e-6
+    assert np.sqrt(np.mean((model.predict(X[:200]) - y[:200]) ** 2)) < 0.01
+    with pytest.raises(ZifvizError, match="positive definite"):
+        GPR(noise=1e-12).fit(np.concatenate([copies, copies + 1e-9]), np.concatenate([target] * 2))

@@ -71,6 +71,22 @@ def polynomial_kernel(A: np.ndarray, B: np.ndarray, degree: int = 4) -> np.ndarr
     return out
 
 
+def _exact_factor(X: np.ndarray, degree: int, var: float):
+    """Cholesky factor of K + var I. Dot products in the rows' precision first; if float32
+    rounding makes the matrix indefinite (a small noise with near-identical rows), again in
+    float64."""
+    for dtype in dict.fromkeys((X.dtype, np.dtype(np.float64))):
+        A = X if X.dtype == dtype else X.astype(dtype)
+        K = polynomial_kernel(A, A, degree)
+        K[np.diag_indices_from(K)] += var
+        try:
+            return cho_factor(K, lower=True, overwrite_a=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            del K
+    raise ZifvizError(f"the kernel matrix plus noise² = {var:g} is not positive definite; "
+                      "raise the noise (identical environments need noise > 0)")
+
+
 def _self_kernel(A: np.ndarray, degree: int) -> np.ndarray:
     return (1.0 + np.einsum("ij,ij->i", A, A, dtype=np.float64)) ** degree
 
@@ -171,9 +187,7 @@ class GPR(RegressorMixin, BaseEstimator):
         self._factors = {}
         self.in_sample_ = None
         if self.solver == "exact":
-            K = polynomial_kernel(X, X, degree)
-            K[np.diag_indices_from(K)] += var
-            factor = cho_factor(K, lower=True, overwrite_a=True, check_finite=False)
+            factor = _exact_factor(X, degree, var)
             self.basis_ = X
             self.alpha_ = cho_solve(factor, r, check_finite=False)
             self._factors = {"L": factor[0]}
@@ -257,10 +271,8 @@ class GPR(RegressorMixin, BaseEstimator):
 
     def _refactor(self):
         """Rebuild the Cholesky factor of a loaded exact model (not stored: 8 N² bytes)."""
-        K = polynomial_kernel(self.basis_, self.basis_, int(self.degree))
-        K[np.diag_indices_from(K)] += float(self.noise) ** 2
-        self._factors = {"L": np.tril(cho_factor(K, lower=True, overwrite_a=True,
-                                                 check_finite=False)[0])}
+        factor = _exact_factor(self.basis_, int(self.degree), float(self.noise) ** 2)
+        self._factors = {"L": np.tril(factor[0])}
 
     # ---- files -----------------------------------------------------------------------------
     def save(self, path) -> Path:
