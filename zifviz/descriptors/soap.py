@@ -434,8 +434,9 @@ class _Computer:
             values = self.soap.create(system, centers=centres.tolist(), n_jobs=1)
         values = np.asarray(values).reshape(len(centres), -1)
         if s["normalise"]:
-            norms = np.linalg.norm(values, axis=1, keepdims=True)
-            values = values / np.where(norms > 0, norms, 1.0)
+            norms = np.sqrt(np.einsum("ij,ij->i", values, values))
+            norms[norms == 0] = 1.0
+            values /= norms[:, None]  # in place: dscribe's array is ours
         return values.astype(s["dtype"], copy=False)
 
 
