@@ -54,7 +54,8 @@ def test_cross_validate_out_of_fold_predictions(grouped):
         assert (predictions["fold"].to_numpy()[test] == k).all()
         # the fold's model is the one fitted without its groups
         model = GPR(degree=1, noise=0.05).fit(X[train_test[0]], y[train_test[0]])
-        np.testing.assert_allclose(predictions["predicted"].to_numpy()[test], model.predict(X[test]))
+        np.testing.assert_allclose(predictions["predicted"].to_numpy()[test],
+                                   model.predict(X[test]))
     assert result.test_rmse == pytest.approx(rmse(y, predictions["predicted"]))
     assert result.test_rmse < 0.1 * y.std()
     capped = cross_validate(X, y, groups, Ridge(), n_train=30)
@@ -113,7 +114,8 @@ def test_cross_hyperparameter_table_on_demo_frames():
         frames, {"AB2": (4.0, 0.5), "A": (6.0, 0.5)}, target="eps_zn", n_splits=2,
         estimator=GPR(degree=2), table=table, soap_kwargs={"n_max": 4, "l_max": 3},
         progress=False)
-    assert list(cross.index) == ["AB2", "A"] and list(cross.columns) == ["r_cut", "sigma", "AB2", "A"]
+    assert list(cross.index) == ["AB2", "A"]
+    assert list(cross.columns) == ["r_cut", "sigma", "AB2", "A"]
     assert cross.loc["A", "r_cut"] == 6.0
     values = cross[["AB2", "A"]].to_numpy()
     assert np.isfinite(values).all() and (values > 0).all()

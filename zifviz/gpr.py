@@ -200,7 +200,7 @@ class GPR(RegressorMixin, BaseEstimator):
         Z = np.ascontiguousarray(X[self.inducing_])
         self.basis_ = Z
         L, LB = self._sparse_factors(X, Z, degree, var)
-        # c = LB⁻¹ L⁻¹ K_MN r / noise²; alpha = L⁻ᵀ LB⁻ᵀ c  (so that mean = K_*M alpha)
+        # c = LB⁻¹ L⁻¹ K_MN r / noise²; alpha = L⁻ᵀ LB⁻ᵀ c (so that mean = K_*M alpha)
         KMN_r = np.zeros(len(Z))
         for i in range(0, len(X), _BLOCK):
             KMN_r += polynomial_kernel(Z, X[i:i + _BLOCK], degree) @ r[i:i + _BLOCK]
@@ -313,14 +313,14 @@ class GPR(RegressorMixin, BaseEstimator):
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ModelFileError(f"not a zifviz model file ({exc})", str(meta)) from None
         if not isinstance(info, dict) or info.get("format") != _FORMAT:
-            raise ModelFileError(f"not a zifviz GPR model (format {info.get('format') if isinstance(info, dict) else None!r})",
-                                 str(meta))
+            found = info.get("format") if isinstance(info, dict) else None
+            raise ModelFileError(f"not a zifviz GPR model (format {found!r})", str(meta))
         if not npz.exists() or _checksum(npz) != info["checksum"]:
             raise ModelFileError(f"its arrays {npz.name} are missing or changed since the model "
                                  "was saved", str(meta))
         if n_features is not None and int(n_features) != info["n_features"]:
-            raise DescriptorMismatchError(f"model expects {info['n_features']} features, the data has "
-                                 f"{n_features}", str(meta))
+            raise DescriptorMismatchError(f"model expects {info['n_features']} features, the "
+                                          f"data has {n_features}", str(meta))
         if descriptor is not None:
             wanted = getattr(descriptor, "config", descriptor)
             have = info.get("descriptor")

@@ -133,7 +133,6 @@ def grid_search(frames, level="atomistic", r_cuts=SEED000_RCUTS, sigmas=SEED000_
     The tidy table of the requested points (all computed, in grid order), one row per point.
     """
     from .coarse import normalise_level
-    from .descriptors.soap import largest_n_max  # noqa: F401  (dscribe import check)
     from .environments import environment_table
     from .gpr import GPR
 
@@ -238,7 +237,8 @@ def _evaluate(descriptor: tuple, points: list[dict], common: dict):
 
     level, r_cut, sigma, n_max, l_max = descriptor
     start = time.perf_counter()
-    soap = SOAP(level=level, r_cut=r_cut, sigma=sigma, n_max=min(n_max, largest_n_max(r_cut, l_max)),
+    soap = SOAP(level=level, r_cut=r_cut, sigma=sigma,
+                n_max=min(n_max, largest_n_max(r_cut, l_max)),
                 l_max=l_max, species=common["species"], progress=False)
     X = soap.transform(common["frames"])
     soap_seconds = time.perf_counter() - start

@@ -208,7 +208,8 @@ def learning_curve(X, y, groups, estimator, n_train: Sequence[int] | None = None
     return pd.DataFrame(rows)
 
 
-def parity_data(result, predicted=None, std=None, table: pd.DataFrame | None = None) -> pd.DataFrame:
+def parity_data(result, predicted=None, std=None,
+                table: pd.DataFrame | None = None) -> pd.DataFrame:
     """A parity table: ``y, predicted, error (= predicted − y), abs_error`` (+ ``std``, ``fold``)
     plus the identity columns of ``table`` (``structure_id, frame, zn, frame_pos``,
     ``framework`` ...) so that a point names its environment.

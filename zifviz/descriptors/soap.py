@@ -153,7 +153,8 @@ class SOAP(BaseEstimator):
         """Validated settings that determine the numbers (not cache/n_jobs/progress)."""
         level = normalise_level(self.level)
         if self.species not in ("per-species", "single"):
-            raise ZifvizError(f"SOAP species must be 'per-species' or 'single', not {self.species!r}")
+            raise ZifvizError("SOAP species must be 'per-species' or 'single', not "
+                              f"{self.species!r}")
         if str(self.dtype) not in ("float32", "float64"):
             raise ZifvizError(f"SOAP dtype must be 'float32' or 'float64', not {self.dtype!r}")
         try:
@@ -166,7 +167,8 @@ class SOAP(BaseEstimator):
         if not (np.isfinite(sigma) and sigma > 0):
             raise ZifvizError(f"SOAP sigma must be a positive number, not {self.sigma!r}")
         if n_max < 1 or l_max < 0 or l_max > 20:
-            raise ZifvizError(f"SOAP needs n_max ≥ 1 and 0 ≤ l_max ≤ 20 (got {n_max}, {l_max})")
+            raise ZifvizError(f"SOAP needs n_max ≥ 1 and 0 ≤ l_max ≤ 20 (got {n_max}, "
+                              f"{l_max})")
         channels = CHANNELS[level] if self.species == "per-species" else ("all",)
         return {"level": level, "r_cut": r_cut, "sigma": sigma, "n_max": n_max, "l_max": l_max,
                 "species": self.species, "channels": list(channels),
