@@ -193,20 +193,33 @@ def test_notebook03(open_notebook, latencies):
     ry = 0.5 * (np.percentile(ys, 75) - np.percentile(ys, 25)) + 1e-3
     angles = np.linspace(0, 2 * np.pi, 25)
     _centre_on_screen(nb, plot)
-    path = _to_pixels(nb, list(cx + rx * np.cos(angles)), list(cy + ry * np.sin(angles)))
-    _inside_window(nb, path)
-    plot.hover()
-    page.locator(".jp-NotebookPanel .zifviz-embedding-map "
-                 ".modebar-btn[data-title='Lasso Select']").first.click()
-    page.mouse.move(*path[0])
-    page.mouse.down()
-    for p in path[1:]:
-        page.mouse.move(*p, steps=2)
-    page.mouse.up()
-    nb.screenshot_page("after-lasso")
-    page.wait_for_function(
-        "(el) => /ZIF-hPT-II/.test(el.innerText)",
-        arg=explorer.locator(".zifviz-embedding-details").element_handle(), timeout=20_000)
+    details_box = explorer.locator(".zifviz-embedding-details")
+    lassos = 0
+    for scale in (1.0, 0.8, 1.2):
+        # a lasso that plotly.js drew and reported in the page (plotly_selected) sometimes
+        # never reaches Python (about 1 run in 4 here, cause not found; plotly's widget sends
+        # points events through one model attribute that a hover right after may overwrite):
+        # lasso again, and record how many it took
+        lassos += 1
+        path = _to_pixels(nb, list(cx + scale * rx * np.cos(angles)),
+                          list(cy + scale * ry * np.sin(angles)))
+        _inside_window(nb, path)
+        plot.hover()
+        page.locator(".jp-NotebookPanel .zifviz-embedding-map "
+                     ".modebar-btn[data-title='Lasso Select']").first.click()
+        page.mouse.move(*path[0])
+        page.mouse.down()
+        for p in path[1:]:
+            page.mouse.move(*p, steps=2)
+        page.mouse.up()
+        try:
+            page.wait_for_function("(el) => /selected — ZIF-hPT-II: [0-9]+/.test(el.innerText)",
+                                   arg=details_box.element_handle(), timeout=10_000)
+            break
+        except Exception:
+            nb.screenshot_page(f"lasso-{lassos}-not-received")
+    else:
+        raise AssertionError("three lassos on the map never reached Python")
     details = explorer.locator(".zifviz-embedding-details").inner_text()
     n_sel = int(details.split(" selected")[0].replace(",", "").split()[-1])
     assert n_sel > 5, details
@@ -216,5 +229,6 @@ def test_notebook03(open_notebook, latencies):
     nb.wait_drawn(viewer.locator(".zifviz-ngl canvas").first, "3d-hpt")
     nb.screenshot(plot, "explorer-map-lasso")
     nb.screenshot(viewer, "explorer-viewer")
-    latencies.record("notebook03", run_all_s=t_run, total_s=time.monotonic() - t0)
+    latencies.record("notebook03", run_all_s=t_run, total_s=time.monotonic() - t0,
+                     lassos_needed=lassos)
     nb.assert_no_console_errors()

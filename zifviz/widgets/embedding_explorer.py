@@ -390,8 +390,9 @@ class EmbeddingExplorer(widgets.VBox):
         if index < len(self.figure.data) - 1:
             return  # plotly calls every trace in turn: wait for the last one
         rows = np.unique(np.concatenate(self._pending)) if self._pending else np.arange(0)
-        if len(self.shown) < len(self.table) and selector is not None:
-            rows = self._rows_in(selector)  # every row inside, drawn or not
+        if selector is not None:
+            # every row inside, drawn or not, by the same test as the selection shapes
+            rows = self._rows_in(selector)
         self._set_selection(rows, mark=False)
 
     def _rows_in(self, selector) -> np.ndarray:
@@ -426,7 +427,10 @@ class EmbeddingExplorer(widgets.VBox):
                     trace.selectedpoints = np.flatnonzero(np.isin(rows, sel)).tolist()
 
     def _set_selection(self, rows: np.ndarray, mark: bool):
-        self.selected = tuple(int(r) for r in rows)
+        selected = tuple(int(r) for r in rows)
+        if selected == self.selected and len(selected):
+            return  # the same selection again
+        self.selected = selected
         if mark:
             self._mark_selection()
         self._update_status()
