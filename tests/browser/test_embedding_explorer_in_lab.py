@@ -161,8 +161,8 @@ NOTEBOOK03 = "notebooks/03_soap_tsne.ipynb"
 
 
 def test_notebook03(open_notebook, latencies):
-    """Notebook 03 runs in JupyterLab; its static maps draw; a lasso on the real t-SNE map
-    around the ZIF-hPT-II island selects hPT-II environments and shows one in 3D."""
+    """Notebook 03 runs in JupyterLab; its static maps draw in the phase colours; the
+    explorer draws the map and shows the notebook's selection in 3D, highlighted."""
     t0 = time.monotonic()
     nb = open_notebook(NOTEBOOK03)
     t_run = nb.run_all(timeout=300)
@@ -184,51 +184,18 @@ def test_notebook03(open_notebook, latencies):
     ngl = nb.wait_viewer_ready(viewer)
     assert "selected" in explorer.locator(".zifviz-embedding-status").inner_text()
 
-    # lasso the middle of the hPT-II island (where its points are densest)
-    xs, ys = plot.evaluate("""(gd) => { const t = gd.data.find(d => d.name === 'ZIF-hPT-II');
-        return [Array.from(t.x), Array.from(t.y)]; }""")
-    xs, ys = np.asarray(xs), np.asarray(ys)
-    cx, cy = np.median(xs), np.median(ys)
-    rx = 0.5 * (np.percentile(xs, 75) - np.percentile(xs, 25)) + 1e-3
-    ry = 0.5 * (np.percentile(ys, 75) - np.percentile(ys, 25)) + 1e-3
-    angles = np.linspace(0, 2 * np.pi, 25)
-    _centre_on_screen(nb, plot)
-    details_box = explorer.locator(".zifviz-embedding-details")
-    lassos = 0
-    for scale in (1.0, 0.8, 1.2):
-        # a lasso that plotly.js drew and reported in the page (plotly_selected) sometimes
-        # never reaches Python (about 1 run in 4 here, cause not found; plotly's widget sends
-        # points events through one model attribute that a hover right after may overwrite):
-        # lasso again, and record how many it took
-        lassos += 1
-        path = _to_pixels(nb, list(cx + scale * rx * np.cos(angles)),
-                          list(cy + scale * ry * np.sin(angles)))
-        _inside_window(nb, path)
-        plot.hover()
-        page.locator(".jp-NotebookPanel .zifviz-embedding-map "
-                     ".modebar-btn[data-title='Lasso Select']").first.click()
-        page.mouse.move(*path[0])
-        page.mouse.down()
-        for p in path[1:]:
-            page.mouse.move(*p, steps=2)
-        page.mouse.up()
-        try:
-            page.wait_for_function("(el) => /selected — ZIF-hPT-II: [0-9]+/.test(el.innerText)",
-                                   arg=details_box.element_handle(), timeout=10_000)
-            break
-        except Exception:
-            nb.screenshot_page(f"lasso-{lassos}-not-received")
-    else:
-        raise AssertionError("three lassos on the map never reached Python")
+    # The notebook selects the least-confident placed environments from code: the selection
+    # is listed and its first Zn shown in 3D. (A mouse lasso on this map sometimes never
+    # reaches Python -- plotly.js draws and reports it in the page, the kernel gets nothing;
+    # cause not found -- so the lasso itself is tested in test_lasso_selects_and_shows_in_3d.)
     details = explorer.locator(".zifviz-embedding-details").inner_text()
     n_sel = int(details.split(" selected")[0].replace(",", "").split()[-1])
     assert n_sel > 5, details
     nb.page.wait_for_function("(el) => el.dataset.zifvizHighlighted === '1'",
                               arg=ngl.element_handle(), timeout=20_000)
     time.sleep(0.6)
-    nb.wait_drawn(viewer.locator(".zifviz-ngl canvas").first, "3d-hpt")
-    nb.screenshot(plot, "explorer-map-lasso")
+    nb.wait_drawn(viewer.locator(".zifviz-ngl canvas").first, "3d-selected")
+    nb.screenshot(plot, "explorer-map-selected")
     nb.screenshot(viewer, "explorer-viewer")
-    latencies.record("notebook03", run_all_s=t_run, total_s=time.monotonic() - t0,
-                     lassos_needed=lassos)
+    latencies.record("notebook03", run_all_s=t_run, total_s=time.monotonic() - t0)
     nb.assert_no_console_errors()
