@@ -14,7 +14,7 @@ from zifviz.datasets import load_demo
 from zifviz.errors import ZifvizError
 from zifviz.gpr import GPR
 from zifviz.validation import (CVResult, cross_hyperparameter_table, cross_validate,
-                               grouped_folds, learning_curve, parity_data, plot_cross_table,
+                               frames_within, grouped_folds, learning_curve, parity_data, plot_cross_table,
                                plot_learning_curve, plot_parity, rmse)
 
 
@@ -120,3 +120,11 @@ def test_cross_hyperparameter_table_on_demo_frames():
     values = cross[["AB2", "A"]].to_numpy()
     assert np.isfinite(values).all() and (values > 0).all()
     assert cross.loc["AB2", "A"] != cross.loc["A", "A"]  # other hyperparameters, other RMSE
+
+
+def test_frames_within_keeps_whole_frames_below_the_cut():
+    table = pd.DataFrame({"frame_pos": [0, 0, 1, 1, 2], "eps_local_ref": [0.2, 1.5, 0.1, 0.9, -0.3]})
+    assert list(frames_within(table, 1.0)) == [1, 2]
+    assert list(frames_within(table, 2.0)) == [0, 1, 2]
+    with pytest.raises(ZifvizError, match="eps_local_ref"):
+        frames_within(table.drop(columns="eps_local_ref"))

@@ -21,11 +21,22 @@ from .errors import ZifvizError
 
 __all__ = ["CVResult", "cross_validate", "learning_curve", "parity_data",
            "cross_hyperparameter_table", "grouped_folds", "plot_learning_curve", "plot_parity",
-           "plot_cross_table", "rmse", "SEED000_RMSE"]
+           "plot_cross_table", "rmse", "SEED000_RMSE", "frames_within"]
 
 SEED000_RMSE = {"eps_local": {"atomistic": 0.042, "AB2": 0.065, "A": 0.150},
                 "eps_zn": {"atomistic": 0.010, "AB2": 0.020, "A": 0.081}}
 """Seed 000's test RMSE (eV) per target and level, for comparison."""
+
+
+def frames_within(table: pd.DataFrame, max_local: float = 1.0) -> np.ndarray:
+    """Positions (``frame_pos``) of the frames whose every Zn environment lies at most
+    ``max_local`` eV above relaxed ZIF-zni (``eps_local_ref``): seed 000 left environments
+    above 1 eV out of its fits; keeping whole frames keeps rows aligned with the frames."""
+    if "eps_local_ref" not in table.columns:
+        raise ZifvizError("the table has no eps_local_ref column (frames without per-atom "
+                          "energies or without info['zni_energy_per_zn'])")
+    worst = table.groupby("frame_pos")["eps_local_ref"].max()
+    return worst.index[worst <= max_local].to_numpy()
 
 
 class CVResult(NamedTuple):
