@@ -166,6 +166,18 @@ def categorical(values, known: Sequence[str]) -> pd.Categorical:
     return pd.Categorical(values, categories=list(known) + extra)
 
 
+def frame_sequence(frames):
+    """``(frames, n)``: one Atoms made a list; ``n`` the number of frames, or ``None`` for an
+    iterator (progress bars then count without a total)."""
+    if isinstance(frames, Atoms):
+        frames = [frames]
+    try:
+        total = len(frames)  # type: ignore[arg-type]
+    except TypeError:
+        total = None
+    return frames, total
+
+
 def environment_table(frames: Atoms | Iterable[Atoms], topologies=None, *,
                       progress: bool | None = None) -> pd.DataFrame:
     """One row per Zn environment of ``frames``: identity keys plus the properties they have.
@@ -188,12 +200,7 @@ def environment_table(frames: Atoms | Iterable[Atoms], topologies=None, *,
     """
     from tqdm.auto import tqdm
 
-    if isinstance(frames, Atoms):
-        frames = [frames]
-    try:
-        total = len(frames)  # type: ignore[arg-type]
-    except TypeError:
-        total = None
+    frames, total = frame_sequence(frames)
     if topologies is not None and not isinstance(topologies, ZIFTopology):
         topologies = list(topologies)
         if total is not None and len(topologies) != total:

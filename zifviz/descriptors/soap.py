@@ -34,6 +34,7 @@ from scipy.linalg import LinAlgWarning
 from sklearn.base import BaseEstimator
 
 from ..coarse import B_SYMBOL, normalise_level
+from ..environments import frame_sequence
 from ..errors import (PerceptionError, StructureError, TopologyMismatchError,
                       UnderCoordinatedZnWarning, ZifvizError)
 from ..topology import ZIFTopology, perceive
@@ -234,12 +235,7 @@ class SOAP(BaseEstimator):
 
         settings = self._settings()
         n_features = self.n_features
-        if isinstance(frames, Atoms):
-            frames = [frames]
-        try:
-            total = len(frames)
-        except TypeError:
-            total = None
+        frames, total = frame_sequence(frames)
         folder = cache_dir(self.cache)
         if folder is not None:
             folder = folder / self.config_key()

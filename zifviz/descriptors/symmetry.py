@@ -41,7 +41,7 @@ import numpy as np
 from ase import Atoms
 
 from ..coarse import normalise_level
-from ..environments import _frame_source
+from ..environments import _frame_source, frame_sequence
 from ..errors import PerceptionError, ZifvizError
 from ..geometry import check_finite, periodic_cell
 
@@ -266,12 +266,7 @@ class BPSF:
         """
         from tqdm.auto import tqdm
 
-        if isinstance(frames, Atoms):
-            frames = [frames]
-        try:
-            total = len(frames)  # type: ignore[arg-type]
-        except TypeError:
-            total = None
+        frames, total = frame_sequence(frames)
         show = progress if progress is not None else self.progress
         if show is None:
             show = total is None or total > 50
