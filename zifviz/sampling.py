@@ -185,7 +185,10 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
         def start(structure: Atoms) -> None:
             ff.setup(structure, topology)
             _lmp(ff, "thermo_style custom step temp pe etotal press vol pxx pyy pzz pxy pxz pyz\n"
-                     "thermo_modify norm no\nmin_style cg\nmin_modify norm max\n"
+                     # backtracking line search: the default quadratic one was caught
+                     # looping inside one line minimisation (a 0.2 s relaxation of the GIS
+                     # net still running after 10 min, seen once in several runs)
+                     "thermo_modify norm no\nmin_style cg\nmin_modify norm max line backtrack\n"
                      "reset_timestep 0\nrun 0 post no", source)
 
         start(atoms)
