@@ -74,3 +74,7 @@ class ModelFileError(ZifvizError):
 
 class DescriptorMismatchError(ModelFileError):
     """Data described with other descriptor settings (or feature count) than a model was fitted on."""
+
+
+class StateFileError(ZifvizError):
+    """A saved widget state cannot be reopened (not a state file, its data changed or are gone)."""

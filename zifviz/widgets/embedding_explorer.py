@@ -137,6 +137,9 @@ class EmbeddingExplorer(widgets.VBox):
             raise ZifvizError(f"max_points must be positive, not {max_points}")
         self.table = table.reset_index(drop=True)
         self.max_points = int(max_points)
+        self._options = {"max_points": int(max_points), "level": level, "dragmode": dragmode,
+                         "height": int(height), "width": int(width),
+                         "random_state": int(random_state)}
         if color_columns is None:
             color_columns = [c for c in self.table.columns if c not in _KEY_COLUMNS]
         self.color_columns = [str(c) for c in color_columns]
@@ -248,6 +251,43 @@ class EmbeddingExplorer(widgets.VBox):
         if len(rows) and (rows[0] < 0 or rows[-1] >= len(self.table)):
             raise ZifvizError(f"select: rows out of range 0..{len(self.table) - 1}")
         self._set_selection(rows, mark=True)
+
+    # ---------------------------------------------------------------- saved state
+    def state(self) -> dict:
+        """Colouring, selected rows, zoom, the 3D view's state and the options, JSON-able
+        (see :func:`zifviz.widgets.state.save_state`)."""
+        return {"color_by": self.color_by, "color_columns": self.color_columns,
+                "selected": [int(r) for r in self.selected],
+                "zoom": {"x": list(self.figure.layout.xaxis.range or []),
+                         "y": list(self.figure.layout.yaxis.range or [])},
+                "viewer": None if self.viewer is None else self.viewer.state(),
+                "options": self._options}
+
+    def state_data(self) -> dict:
+        """The table, its map and the frames of the 3D view."""
+        return {"table": self.table, "embedding": self.xy,
+                "frames": None if self.viewer is None else self.viewer.scene.frames}
+
+    @classmethod
+    def from_state(cls, data: dict, state: dict) -> "EmbeddingExplorer":
+        """An explorer over the resolved ``data`` showing what :meth:`state` recorded."""
+        viewer = None
+        if data.get("frames") is not None and state.get("viewer"):
+            from .viewer import StructureViewer
+
+            viewer = StructureViewer.from_state({"frames": data["frames"]}, state["viewer"])
+        explorer = cls(data["table"], data["embedding"], data.get("frames"), viewer=viewer,
+                       color_by=state.get("color_by"), color_columns=state.get("color_columns"),
+                       **state.get("options", {}))
+        if state.get("selected"):
+            explorer.select(state["selected"])
+        zoom = state.get("zoom") or {}
+        if len(zoom.get("x") or []) == 2 and len(zoom.get("y") or []) == 2:
+            explorer.figure.layout.xaxis.range = zoom["x"]
+            explorer.figure.layout.yaxis.range = zoom["y"]
+        if viewer is not None and state["viewer"].get("frame") is not None:
+            viewer.frame = int(state["viewer"]["frame"])
+        return explorer
 
     # ---------------------------------------------------------------- drawing
     def _shown_for(self, box) -> bool:

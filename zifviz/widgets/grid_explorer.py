@@ -335,6 +335,9 @@ class GridExplorer(widgets.VBox):
                 None if not isinstance(p, (str, os.PathLike)) else str(Path(root) / p)
                 for p in self.results["details"]]
         self.levels = _levels(self.results)
+        self.source = None  # the files it was built from (from_tables, from_results)
+        self._options = {"color_range": color_range, "fill_threshold": fill_threshold,
+                         "height": height}
         self.fill_threshold = float(fill_threshold)
         self._details = details or (lambda row: read_point_details(row.get("details")))
         self._callbacks: list[Callable] = []
@@ -430,7 +433,11 @@ class GridExplorer(widgets.VBox):
         columns={"r_cut": "config.cutoff", "sigma": "config.sigma",
         "rmse": "result.av_test_rmse", "train_rmse": "result.av_train_rmse"})``; see
         :func:`tidy_grid_tables` for the tables and columns."""
-        return cls(tidy_grid_tables(tables, columns), **kwargs)
+        explorer = cls(tidy_grid_tables(tables, columns), **kwargs)
+        if all(isinstance(t, (str, os.PathLike)) for t in tables.values()):
+            explorer.source = {"tables": {str(k): str(v) for k, v in tables.items()},
+                               "columns": dict(columns or {})}
+        return explorer
 
     @classmethod
     def from_results(cls, path, **kwargs) -> "GridExplorer":
@@ -439,7 +446,9 @@ class GridExplorer(widgets.VBox):
         relative to the file's folder."""
         table, _ = read_grid_table(path, "results")
         kwargs.setdefault("root", Path(os.fspath(path)).parent)
-        return cls(table, **kwargs)
+        explorer = cls(table, **kwargs)
+        explorer.source = {"results": str(path), "root": str(kwargs["root"])}
+        return explorer
 
     # ------------------------------------------------------------------ state
     @property
@@ -459,6 +468,47 @@ class GridExplorer(widgets.VBox):
     def points(self, level: str) -> pd.DataFrame:
         """The points drawn in ``level``'s panel (r_cut, sigma, rmse, n_points[, details])."""
         return self._points[_level_name(level)]
+
+    # ------------------------------------------------------------------ saved state
+    def state(self) -> dict:
+        """The controls (metric, axes), the selected point and the options, JSON-able
+        (see :func:`zifviz.widgets.state.save_state`)."""
+        options = dict(self._options)
+        if options["color_range"] is not None:
+            options["color_range"] = [float(v) for v in options["color_range"]]
+        selected = None if self.selected is None else {
+            k: self.selected[k] for k in ("level", "r_cut", "sigma")}
+        return {"metric": self.metric, "axes": self.axes, "selected": selected,
+                "options": options, "source": self.source}
+
+    def state_data(self) -> dict:
+        """The tables behind the view: the source files, else the tidy table itself."""
+        if self.source is None:
+            return {"results": self.results}
+        if "tables" in self.source:
+            return {"tables": self.source["tables"]}
+        return {"results": self.source["results"]}
+
+    @classmethod
+    def from_state(cls, data: dict, state: dict) -> "GridExplorer":
+        """An explorer over the resolved ``data`` showing what :meth:`state` recorded."""
+        options = dict(state.get("options", {}))
+        source = state.get("source") or {}
+        if "tables" in data:
+            explorer = cls.from_tables(data["tables"], source.get("columns"), **options)
+        elif isinstance(data["results"], pd.DataFrame):
+            explorer = cls(data["results"], **options)
+        else:
+            explorer = cls.from_results(data["results"], **options)
+        if state.get("metric") in [v for _, v in explorer.controls["metric"].options]:
+            explorer.controls["metric"].value = state["metric"]
+        for axis, value in (state.get("axes") or {}).items():
+            if axis not in explorer.controls:
+                raise ZifvizError(f"the results have no axis {axis!r} any more")
+            explorer.controls[axis].value = value
+        if state.get("selected"):
+            explorer.select(**state["selected"])
+        return explorer
 
     # ------------------------------------------------------------------ drawing
     def _redraw(self) -> None:

@@ -228,6 +228,46 @@ class StructureViewer(widgets.VBox):
     def colors(self) -> ColorMapping:
         return self._mapping(self.frame, self.level)
 
+    # ---------------------------------------------------------------- saved state
+    def state(self) -> dict:
+        """What the view shows, JSON-able: level, colouring, frame, highlights, camera
+        (nglview's last browser orientation) and the display options
+        (:func:`zifviz.widgets.state.save_state` writes it with a reference to the data)."""
+        return {"level": self.level, "color_by": self.color_by, "frame": self.frame,
+                "highlight": {lv: list(map(int, idx)) for lv, idx in self._highlight.items()},
+                "camera": [float(v) for v in self.view._camera_orientation],
+                "options": {"n_bins": self.n_bins, "vmin": self.vmin, "vmax": self.vmax,
+                            "fixed_range": self.fixed_range, "bonds": self.bonds,
+                            "height": self.view.layout.height,
+                            "palette": self.palette if isinstance(self.palette, str) else None}}
+
+    def state_data(self) -> dict:
+        """The data :meth:`state` refers to: ``{"frames": ...}``."""
+        return {"frames": self.scene.frames}
+
+    @classmethod
+    def from_state(cls, data: dict, state: dict) -> "StructureViewer":
+        """A viewer on ``data["frames"]`` showing what :meth:`state` recorded."""
+        options = {k: v for k, v in state.get("options", {}).items() if v is not None}
+        level = state.get("level", "atomistic")
+        viewer = cls(data["frames"], level=level, **options)
+        color = state.get("color_by")
+        if color is not None and color != viewer.color_by:
+            viewer.color_by = color  # a clear error if the data lack that array
+        viewer.frame = int(state.get("frame", 0))
+        for lv, idx in state.get("highlight", {}).items():
+            if idx:
+                viewer.highlight(idx, level=lv)
+        camera = [float(v) for v in state.get("camera") or []]
+        if len(camera) == 16:
+            viewer.view._camera_orientation = camera
+
+            def restore(change):  # after the viewer's own first draw (which fits the view)
+                if change["new"]:
+                    viewer.view._set_camera_orientation(camera)
+            viewer.view.observe(restore, "loaded")
+        return viewer
+
     # ---------------------------------------------------------------- colours
     def _color_options(self, level: str) -> list[str]:
         if level not in self._options:
