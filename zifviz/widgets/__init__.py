@@ -9,7 +9,8 @@ from .scene import SceneModel
 from .viewer import LEVELS, StructureViewer
 
 #: Widgets whose modules are imported on first use.
-_LAZY = {"GridExplorer": ".grid_explorer", "EmbeddingExplorer": ".embedding_explorer"}
+_LAZY = {"GridExplorer": ".grid_explorer", "EmbeddingExplorer": ".embedding_explorer",
+         "TransitionPlayer": ".transition_player"}
 
 __all__ = ["StructureViewer", "SceneModel", "LEVELS", "ColorMapping", "color_options",
            "map_colors", "map_values", *_LAZY]
