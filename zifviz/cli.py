@@ -15,7 +15,22 @@ Ctrl-C keeps the finished frames and ``--resume`` continues from them. ``sample`
 :mod:`zifviz.sampling` on the last frame of FILE and streams labelled frames to OUT.extxyz.
 An existing output is never replaced without ``--force`` (alias ``--overwrite``).
 
-Exit status: 0 done, 2 bad input (one line on stderr naming the file), 130 interrupted.
+Batch commands for machine learning on users' files (every FILES argument: any number of
+structure or trajectory files, frames in the order given)::
+
+    zifviz describe FILES... --descriptor {soap,bpsf} --out X.npz      (+ X.csv, the table)
+    zifviz train-gpr FILES... --level AB2 --r-cut 9 --sigma 0.2 --model gpr [--cv 5]
+    zifviz train-classifier FILES... --descriptor bpsf --level A --model phases
+    zifviz grid FILES... --level A --r-cut 4,6,8 --sigma 0.3,0.6 --out grid.csv
+    zifviz classify TRAJ --model phases --out labelled.extxyz --fractions fractions.csv
+
+They share ``--n-jobs N`` (local processes), ``--scheduler ADDRESS`` (a
+``dask.distributed`` scheduler, e.g. ``tcp://host:8786``, or ``local:N`` for a LocalCluster
+of N single-threaded worker processes on this machine) and ``-q/--quiet``; progress bars go
+to stderr only when it is a terminal.
+
+Exit status: 0 done, 2 bad input or usage (one line on stderr, ``zifviz COMMAND: error:
+<file>: <problem>``), 130 interrupted; anything else (1) is a bug.
 """
 
 from __future__ import annotations
@@ -35,8 +50,13 @@ MODES = ("minimise", "nvt", "npt", "ramp", "rattle")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .cli_batch import MAIN_EPILOG, HelpFormatter, add_batch_commands
+
     parser = argparse.ArgumentParser(
-        prog="zifviz", description="Label ZIF structures with MOF-FF (LAMMPS) and sample new ones.")
+        prog="zifviz", formatter_class=HelpFormatter,
+        description="ZIF structures: label with MOF-FF (LAMMPS), sample, describe Zn "
+                    "environments, train energy and phase models, classify trajectories.",
+        epilog=MAIN_EPILOG)
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"zifviz {__version__}")
@@ -62,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "OUT.partial.extxyz) or extend OUT")
     again.add_argument("--force", "--overwrite", dest="force", action="store_true",
                        help="replace OUT if it exists (only once the new run has finished)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar (shown only when stderr is a terminal)")
 
     s = sub.add_parser("sample", help="minimise, run MD or rattle with MOF-FF",
                        description="Sample from the last frame of FILE with MOF-FF and write "
@@ -90,9 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", "--overwrite", dest="force", action="store_true",
                    help="replace OUT if it exists")
     s.add_argument("--format", help="ASE format of FILE, if its extension does not tell")
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar (shown only when stderr is a terminal)")
     sub.add_parser("build-demo", help="rebuild the demo datasets in data/ (see zifviz.build_demo)",
                    add_help=False)
+    add_batch_commands(sub)
     return parser
 
 
@@ -194,6 +217,8 @@ def _skip_done(frames, n_done: int, last, source: str):
 def _cmd_label(args) -> int:
     from tqdm.auto import tqdm
 
+    from .cli_batch import show_progress
+
     from .errors import StructureFileError
     from .io import iread
     from .mofff import MOFFFCalculator
@@ -215,7 +240,7 @@ def _cmd_label(args) -> int:
         if first is not None:
             frames = itertools.chain([first], frames)
             print(_summary_header())
-            for atoms in tqdm(frames, desc="label", unit="frame", disable=args.quiet,
+            for atoms in tqdm(frames, desc="label", unit="frame", disable=not show_progress(args),
                               leave=False, initial=index):
                 atoms.info.setdefault("source", Path(args.file).name)
                 atoms.info.setdefault("source_file", str(args.file))
@@ -274,7 +299,9 @@ def _run_sample(args) -> int:
 
     atoms = read(args.file, format=args.format)
     topology = perceive(atoms, source=args.file)
-    progress = not args.quiet
+    from .cli_batch import show_progress
+
+    progress = show_progress(args)
     out = Path(args.output)
     if args.mode == "minimise":
         if out.exists() and not args.force:
@@ -316,6 +343,7 @@ def _run_sample(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``zifviz`` command line; returns the exit status (0 ok, 2 bad input,
     130 interrupted)."""
+    from .cli_batch import BATCH_COMMANDS, run_batch
     from .errors import ZifvizError
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -332,9 +360,12 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("default")
             if args.command == "label":
                 return _cmd_label(args)
+            if args.command in BATCH_COMMANDS:
+                return run_batch(args)
             return _cmd_sample(args)
     except ZifvizError as exc:
-        print(f"zifviz {args.command}: error: {_cli_hint(str(exc))}", file=sys.stderr)
+        message = " ".join(_cli_hint(str(exc)).split())  # one line, whatever the message
+        print(f"zifviz {args.command}: error: {message}", file=sys.stderr)
         return 2
     except OSError as exc:  # unwritable output, disk full, ...
         print(f"zifviz {args.command}: error: {exc}", file=sys.stderr)

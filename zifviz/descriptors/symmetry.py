@@ -249,7 +249,7 @@ class BPSF:
         return out
 
     def transform(self, frames: Atoms | Iterable[Atoms], *,
-                  progress: bool | None = None) -> np.ndarray:
+                  progress: bool | None = None, client=None) -> np.ndarray:
         """Raw values for every Zn environment of ``frames``.
 
         Parameters
@@ -258,6 +258,9 @@ class BPSF:
             One ``Atoms``, a list, a :class:`zifviz.Trajectory` or a demo set, at any level.
         progress:
             Override the instance's ``progress`` setting.
+        client:
+            A ``dask.distributed.Client``: chunks of frames are described on its workers
+            (a bounded number in flight, so frames are streamed), the same values as here.
 
         Returns
         -------
@@ -271,14 +274,62 @@ class BPSF:
         if show is None:
             show = total is None or total > 50
         blocks = []
-        for pos, atoms in enumerate(tqdm(frames, total=total, desc="BPSF", disable=not show,
-                                         leave=False)):
-            if not isinstance(atoms, Atoms):
-                raise ZifvizError(f"frame {pos} is a {type(atoms).__name__}, not ase.Atoms")
-            blocks.append(self.transform_frame(atoms, _frame_source(atoms, pos)))
+        with tqdm(total=total, desc="BPSF", unit="frame", disable=not show,
+                  leave=False) as bar:
+            if client is not None:
+                blocks = self._on_client(frames, client, bar)
+            else:
+                for pos, atoms in enumerate(frames):
+                    blocks.append(self.transform_frame(_checked(atoms, pos),
+                                                       _frame_source(atoms, pos)))
+                    bar.update(1)
         if not blocks:
             return np.zeros((0, self.n_features))
         return np.concatenate(blocks)
+
+    def _on_client(self, frames, client, bar) -> list[np.ndarray]:
+        """Per-frame blocks computed on a Dask cluster, in input order."""
+        from collections import deque
+
+        params = {k: v for k, v in self.get_params().items() if k != "progress"}
+        in_flight = _TASKS_PER_WORKER * max(1, sum(client.nthreads().values()))
+        futures: deque = deque()
+        blocks: list[np.ndarray] = []
+
+        def collect():
+            done = futures.popleft().result()
+            blocks.extend(done)
+            bar.update(len(done))
+
+        chunk: list[tuple[int, Atoms]] = []
+        for pos, atoms in enumerate(frames):
+            chunk.append((pos, _checked(atoms, pos)))
+            if len(chunk) == _CHUNK_FRAMES:
+                futures.append(client.submit(_describe_chunk, params, chunk, pure=False))
+                chunk = []
+                if len(futures) >= in_flight:
+                    collect()
+        if chunk:
+            futures.append(client.submit(_describe_chunk, params, chunk, pure=False))
+        while futures:
+            collect()
+        return blocks
+
+
+_CHUNK_FRAMES = 32     # frames per Dask task
+_TASKS_PER_WORKER = 4  # tasks in flight per worker thread
+
+
+def _checked(atoms, pos: int) -> Atoms:
+    if not isinstance(atoms, Atoms):
+        raise ZifvizError(f"frame {pos} is a {type(atoms).__name__}, not ase.Atoms")
+    return atoms
+
+
+def _describe_chunk(params: dict, chunk: list) -> list[np.ndarray]:
+    """The blocks of a chunk of ``(position, Atoms)`` (run on a Dask worker)."""
+    bpsf = BPSF(**params, progress=False)
+    return [bpsf.transform_frame(atoms, _frame_source(atoms, pos)) for pos, atoms in chunk]
 
 
 __all__ = ["BOHR", "BPSF", "SEED003_ETAS", "SEED003_LAMBDAS", "SEED003_R_CUT", "zn_neighbours"]
