@@ -197,3 +197,18 @@ def test_gzip_trajectory_reference(tmp_path, hot):
     again = load_state(path)
     assert again.n_frames == 2
     assert np.allclose(again.scene.positions(1), viewer.scene.positions(1))
+
+
+def test_viewer_over_frames_of_different_sizes(tmp_path):
+    # the phases demo mixes 272-atom (ZIF-4), 544-atom (ZIF-zni) and 136-atom (hPT-II) frames
+    frames = load_demo("phases")[::12]
+    sizes = frames.frames_info["n_atoms"].to_numpy()
+    big = int(np.flatnonzero(sizes == 544)[0])
+    viewer = StructureViewer(frames, level="AB2")
+    viewer.frame = big
+    viewer.focus(20)  # a Zn rank that only the 32-Zn frame has
+    assert viewer.scene.static("AB2", big).n == 96 == len(viewer.atoms)
+    again = load_state(save_state(viewer, tmp_path / "mixed.json"))
+    assert again.frame == big and again._highlight["A"] == viewer._highlight["A"]
+    again.frame = 0
+    assert again.scene.static("AB2", 0).n == 48 == len(again.atoms)

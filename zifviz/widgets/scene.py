@@ -122,7 +122,8 @@ class SceneModel:
         self._atoms: tuple[int, Atoms] | None = None
         self._numbers = None
         self._level_atoms: dict[tuple[int, str], Atoms] = {}
-        self._static: dict[str, LevelStatic] = {}
+        self._static: dict[tuple, tuple] = {}  # (level, topology id) -> (topology, static)
+        self._static_of_frame: dict[tuple[str, int], LevelStatic] = {}
         self._not_zif: str | None = None
 
     # ------------------------------------------------------------- frames
@@ -146,12 +147,13 @@ class SceneModel:
             return np.asarray(self.frames.cell(i), dtype=float)
         return self.atoms(i).cell.array
 
-    def numbers(self) -> np.ndarray:
-        if self._numbers is None:
+    def numbers(self, i: int = 0) -> np.ndarray:
+        """Atomic numbers of frame ``i`` (frames of a set may differ: ZIF-zni beside ZIF-4)."""
+        if self._numbers is None or self._numbers[0] != i:
             fast = getattr(self.frames, "numbers", None)
-            self._numbers = np.asarray(fast(0) if callable(fast) and not isinstance(
-                self.frames, list) else self.atoms(0).numbers)
-        return self._numbers
+            self._numbers = (i, np.asarray(fast(i) if callable(fast) and not isinstance(
+                self.frames, list) else self.atoms(i).numbers))
+        return self._numbers[1]
 
     # ------------------------------------------------------------- topology
     def topology(self, i: int):
@@ -205,22 +207,31 @@ class SceneModel:
     # ------------------------------------------------------------- per level
     def static(self, level: str, i: int = 0) -> LevelStatic:
         level = normalise_level(level)
-        if level not in self._static:
-            numbers = self.numbers()
+        if (level, i) in self._static_of_frame:
+            return self._static_of_frame[(level, i)]
+        # one LevelStatic per topology (frames of other atoms, e.g. ZIF-zni beside ZIF-4 in
+        # one set, get their own), found again for every frame the topology serves
+        numbers = self.numbers(i)
+        try:
+            topo = self.topology(i)
+        except ZifvizError:
+            if level != "atomistic":
+                raise
+            topo = None
+        key = (level, id(topo) if topo is not None else numbers.tobytes())
+        if key not in self._static:
+            if len(self._static) > 16:
+                self._static.clear()
             n = len(numbers)
             if level == "atomistic":
                 zn_rank = np.full(n, -1)
                 linker = np.full(n, -1)
-                try:
-                    topo = self.topology(i)
+                if topo is not None:
                     zn_rank[topo.zn] = np.arange(topo.n_zn)
                     linker[topo.linkers.ravel()] = np.repeat(np.arange(topo.n_linkers), 8)
-                except ZifvizError:
-                    pass
                 st = LevelStatic(level, numbers.copy(), self._radii(level, numbers),
                                  np.full(n, "atom"), np.arange(n), zn_rank, linker)
             else:
-                topo = self.topology(i)
                 n_zn, n_b = topo.n_zn, topo.n_linkers if level == "AB2" else 0
                 from ase.data import atomic_numbers
 
@@ -230,8 +241,11 @@ class SceneModel:
                                  np.concatenate([topo.zn, np.full(n_b, -1)]).astype(int),
                                  np.concatenate([np.arange(n_zn), np.full(n_b, -1)]),
                                  np.concatenate([np.full(n_zn, -1), np.arange(n_b)]))
-            self._static[level] = st
-        return self._static[level]
+            self._static[key] = (topo, st)  # the topology kept alive: its id stays its own
+        if len(self._static_of_frame) > 256:
+            self._static_of_frame.clear()
+        st = self._static_of_frame[(level, i)] = self._static[key][1]
+        return st
 
     @staticmethod
     def _radii(level: str, numbers) -> np.ndarray:
