@@ -242,6 +242,29 @@ def test_separate_groups_are_separate_clusters_largest_first(zif4_333):
     assert growth.phase_clusters(atoms, np.zeros(net.n_zn, bool), net=net).empty
 
 
+@pytest.mark.parametrize("tilt", [0.0, 4.0])
+def test_clusters_do_not_depend_on_where_the_cell_boundary_is(zif4_333, tilt):
+    """Moving the origin (every Zn re-wrapped) changes no cluster, in a straight or a
+    tilted cell (extents along the cell vectors)."""
+    atoms, topo = zif4_333
+    atoms = atoms.copy()
+    cell = atoms.cell.array.copy()
+    cell[1, 0] += tilt  # b leans towards a
+    atoms.set_cell(cell, scale_atoms=True)
+    net = growth.zn_net(topo)
+    mask = np.random.default_rng(3).random(net.n_zn) < 0.4
+    before = growth.phase_clusters(atoms, mask, net=net)
+    moved = atoms.copy()
+    moved.positions += [7.3, -11.1, 19.7]
+    moved.wrap()
+    after = growth.phase_clusters(moved, mask, net=net)
+    assert len(before) > 5 and before["size"].max() > 20
+    pd.testing.assert_frame_equal(before, after, atol=1e-8)
+    full = growth.phase_clusters(moved, np.ones(net.n_zn, bool), net=net)
+    np.testing.assert_allclose(full[["l_x", "l_y", "l_z"]].to_numpy(float)[0],
+                               atoms.cell.lengths())
+
+
 def test_distance_net_gives_the_same_clusters(zif4_333):
     atoms, topo = zif4_333
     frac = _fractional_zn(atoms, topo)
