@@ -397,3 +397,17 @@ def test_six_cubed_frame_is_fast(zif4_cell):
     growth.phase_clusters(atoms, mask, net=net)
     growth.ring_orientation(atoms, rings, topo)
     assert time.perf_counter() - t < 3.0  # measured ~0.05 s; generous for a shared machine
+
+
+def test_extents_figure_bins_many_sizes():
+    sizes = np.array([1, 1, 2, 3, 5, 8, 13, 40, 90, 200, 450, 1000, 3000] * 4)
+    table = pd.DataFrame({"size": sizes, "l_x": 3.0 * sizes ** (1 / 3),
+                          "l_y": 3.0 * sizes ** (1 / 3), "l_z": 2.0 * sizes ** (1 / 3),
+                          "percolating": sizes == 3000})
+    exact = growth.extents_figure(table)  # 13 distinct N: one point each
+    np.testing.assert_allclose(exact.data[2].y, 2.0 * np.unique(sizes) ** (1 / 3))
+    assert exact.layout.xaxis.type == "log"
+    binned = growth.extents_figure(table, bins=[0.5, 10.5, 100.5, 3000.5],
+                                   include_percolating=False)
+    assert len(binned.data[0].x) == 3
+    assert max(binned.data[0].x) == pytest.approx(np.mean([200, 450, 1000]))
