@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT=$(pwd)
 VENV=${ZIFVIZ_VENV:-$ROOT/.venv}
-TOUR=notebooks/01_structures_and_coarse_graining.ipynb
+TOUR=notebooks/00_tour.ipynb
 
 find_python() {
   for py in ${PYTHON:-} python3.12 python3.11 python3.10 python3; do
