@@ -83,6 +83,14 @@ def test_distance_net_matches_linker_net_between_shells(zif4_cell, zif4_222):
     assert growth.zn_net_from_distance(zif4_222[0], 7.6).n_edges > linker.n_edges
 
 
+def test_distance_net_of_cp2_needs_a_shorter_cutoff(shared_data):
+    atoms = zifviz.read(shared_data / "structures/widmer2019/ZIF-4-cp-II.cif").repeat(2)
+    linker = growth.zn_net(zifviz.perceive(atoms))
+    np.testing.assert_array_equal(growth.zn_net_from_distance(atoms, 6.2).edges, linker.edges)
+    extra = growth.zn_net_from_distance(atoms, 6.7)
+    assert extra.n_edges == linker.n_edges + linker.n_zn // 2  # one more neighbour per Zn
+
+
 def test_distance_net_refuses_bad_cutoffs(zif4_cell):
     with pytest.raises(ZifvizError, match="cutoff"):
         growth.zn_net_from_distance(zif4_cell, -1.0)

@@ -175,9 +175,10 @@ def zn_net(topology: ZIFTopology) -> ZnNet:
 def zn_net_from_distance(atoms: Atoms, cutoff: float) -> ZnNet:
     """The Zn–Zn net of every pair of Zn closer than ``cutoff`` (Å), by ASE's neighbour list.
 
-    In ZIF-4 (experimental cell) the Zn–Zn distances through a linker are 5.5–6.5 Å and the
-    next Zn are beyond 7 Å, so a cut-off near 6.7 Å gives the linker net; in denser phases
-    (ZIF-4-cp-II) non-bonded Zn come within 6.5 Å and the two nets differ.
+    Zn–Zn distances through a linker in the experimental structures (Widmer 2019): ZIF-4
+    5.90–6.03 Å, the next Zn at 7.36 Å; ZIF-4-cp-II 5.49–5.93 Å, the next at 6.38 Å. A cut-off
+    of 6.0–6.3 Å gives the linker net of both; 6.7 Å only that of ZIF-4 (in cp-II it adds
+    one non-bonded neighbour per Zn). The linker net (:func:`zn_net`) needs no choice.
     """
     from ase.neighborlist import neighbor_list
 
