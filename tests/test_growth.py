@@ -419,3 +419,24 @@ def test_extents_figure_bins_many_sizes():
                                    include_percolating=False)
     assert len(binned.data[0].x) == 3
     assert max(binned.data[0].x) == pytest.approx(np.mean([200, 450, 1000]))
+
+
+def test_on_labels_of_classify_trajectory():
+    """The labels table of zifviz.transitions (the shipped BPSF classifier on demo frames)."""
+    transitions = pytest.importorskip("zifviz.transitions")
+    from zifviz.datasets import load_demo
+
+    demo = load_demo("phases").query("phase == 'ZIF-4-cp-II' and source_set == 'NPT'")
+    frames = [demo[k] for k in range(0, 40, 4)]
+    labels = transitions.classify_trajectory(frames, "phases-bpsf", name="cp2", progress=False)
+    phase = "ZIF-4-cp-II"
+    table = growth.cluster_growth(frames, labels, phase)
+    new = labels.assign(new=labels["label"] == phase).groupby("frame")["new"].sum()
+    got = table.groupby("frame")["size"].sum().reindex(new.index, fill_value=0)
+    np.testing.assert_array_equal(got.to_numpy(), new.to_numpy())
+    for frame, rows in labels.groupby("frame"):
+        ranks = growth.largest_cluster(table, frame)
+        assert set(ranks) <= set(rows.loc[rows["label"] == phase, "zn_rank"])
+    rings = growth.ring_orientations(frames, labels, phase)
+    assert len(rings) == 4 * len(frames) and rings["n_new"].between(0, 4).all()
+    assert rings["phi_a"].between(0, 90).all()
