@@ -198,6 +198,153 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1,
     return {"Zn environments": counts, "seconds": round(time.perf_counter() - t0, 1)}
 
 
+TRANSITION_RECIPES = {
+    # size: (supercell repeat, runs (velocity seeds), pressure MPa, equilibration steps at
+    #        0.1 MPa, production steps at the pressure, frame every ... steps)
+    "smoke": ((1, 1, 1), (1,), 600.0, 200, 400, 100),
+    "demo": ((2, 2, 2), (1,), 200.0, 1000, 8000, 100),
+    "full": ((3, 3, 3), (1, 2, 3), 200.0, 2000, 12000, 100),
+}
+
+
+def _long_axis_as_c(atoms: Atoms, axis: int) -> Atoms:
+    """The same structure with cell vector ``axis`` relabelled c (a cyclic relabelling of the
+    axes and of x, y, z: a proper rotation, nothing moves relative to anything else)."""
+    order = [(axis + 1 + k) % 3 for k in range(3)]
+    out = atoms.copy()
+    out.set_cell(atoms.cell.array[order][:, order], scale_atoms=False)
+    out.positions = atoms.positions[:, order]
+    for name in ("momenta", "forces"):
+        if name in atoms.arrays:
+            out.arrays[name] = atoms.arrays[name][:, order]
+    return out
+
+
+def build_transition(out: Path, size: str = "demo", *, work_dir: str | os.PathLike | None = None,
+                     progress: bool = True) -> dict:
+    """Build the ``transition`` set into ``out``: ZIF-4 under an NPT pressure step (MOF-FF).
+
+    Recipe (:data:`TRANSITION_RECIPES`): the public ZIF-4 relaxed with MOF-FF (relaxed cell),
+    repeated into a supercell (demo: 2x2x2, 2,176 atoms), equilibrated in NPT at 300 K and
+    0.1 MPa, then NPT at 300 K with the barostat target stepped to the recipe's pressure
+    (demo: 200 MPa, where MOF-FF first compresses a to a cp-like cell and then collapses c
+    towards the cp-II cell). The frames are written with ZIF-4's long axis as c (the public
+    cell has it along b; :func:`_long_axis_as_c`), as the literature names it. Frames carry ``time`` (ps since the pressure step), ``pressure``
+    (target, MPa), ``pressure_inst``, ``temperature``, ``temperature_inst``, ``ensemble``,
+    ``run`` and ``seed`` (velocity seed of the run). Every MD leg streams into ``work_dir``
+    (default: the zifviz cache) and resumes when the build is killed and started again.
+    """
+    repeat, seeds, pressure, n_equil, n_prod, every = TRANSITION_RECIPES[size]
+    if work_dir is None:
+        import pooch
+
+        work_dir = Path(pooch.os_cache("zifviz")) / f"transition-{size}"
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    start_file = work / "start.extxyz"
+    if start_file.is_file():
+        start = read(start_file)
+    else:
+        start = _relaxed(_public("ZIF-4")).repeat(repeat)
+        start.info["source"] = f"ZIF-4 relaxed (MOF-FF), {'x'.join(map(str, repeat))} supercell"
+        with atomic_write(start_file) as fh:
+            ase.io.write(fh, start, format="extxyz")
+    long_axis = int(np.argmax(start.cell.cellpar()[:3]))
+    summary = {"supercell": list(repeat), "n_atoms": len(start),
+               "n_zn": int((start.symbols == "Zn").sum()), "temperature": 300.0,
+               "pressure_mpa": pressure, "equilibration_steps": n_equil,
+               "production_steps": n_prod, "timestep_fs": 0.5, "every": every, "runs": {}}
+    with _gzip_text(out) as fh:
+        for run, seed in enumerate(seeds):
+            equil_file = work / f"run{run}-equil.extxyz"
+            prod_file = work / f"run{run}-npt{pressure:g}.extxyz"
+            equil = sampling.run_md(start, "NPT", temperature=300.0, pressure_mpa=0.1,
+                                    steps=n_equil, every=n_equil, seed=seed, output=equil_file,
+                                    resume=True, progress=progress)
+            stepped = sampling.run_md(equil[-1], "NPT", temperature=300.0,
+                                      pressure_mpa=pressure, steps=n_prod, every=every,
+                                      seed=seed + 1000, output=prod_file, resume=True,
+                                      progress=progress)
+            label = {"run": run, "seed": seed, "supercell": "x".join(map(str, repeat))}
+            n = 0
+            for frame in stepped:
+                frame.arrays.pop("energies", None)  # keep the shipped file small
+                frame = _long_axis_as_c(frame, long_axis)
+                n += 1
+                _append(fh, [frame], label)
+            last = _long_axis_as_c(stepped[-1], long_axis).cell.cellpar()
+            summary["runs"][run] = {"seed": seed, "frames": n,
+                                    "final_cell": [round(float(x), 2) for x in last]}
+    summary["seconds"] = round(time.perf_counter() - t0, 1)
+    return summary
+
+
+MODEL_RECIPES = {
+    # model name: (seed 003 network kind, coarse-graining level)
+    "phases-bpsf": ("bpsf", "atomistic"),
+}
+
+
+def build_model(folder: Path, name: str = "phases-bpsf", *, random_state: int = 0,
+                progress: bool = True) -> dict:
+    """Train a shipped phase classifier on the whole ``phases`` demo set and save it as
+    ``folder/models/<name>.{npz,json}`` (:meth:`zifviz.phases.PhaseClassifier.save`; no pickle).
+
+    Before the final fit the same network is trained on the first 80 % of every MD run's
+    frames and scored on the last 20 % (:func:`zifviz.phases.block_split`): a sanity check,
+    recorded in the summary and in the model's JSON (``training["block_check"]``).
+    Deterministic for a given ``random_state`` (the network's initial weights and batches).
+    """
+    from .datasets import DemoSet
+    from .environments import environment_table
+    from .phases import PhaseClassifier, accuracy, block_split
+
+    kind, level = MODEL_RECIPES[name]
+    t0 = time.perf_counter()
+    phases = DemoSet.open(folder / "phases.extxyz.gz", name="phases")
+    table = environment_table(phases, progress=progress)
+    model = PhaseClassifier.seed003(kind, level, random_state=random_state)
+    X = model.descriptor.transform(phases)
+    y = table["phase"].astype(str).to_numpy()
+    train, test = block_split(table)
+    check = PhaseClassifier.seed003(kind, level, random_state=random_state).fit(X[train],
+                                                                                y[train])
+    predicted = check.predict(X[test])
+    per_phase = {p: round(float(np.mean(predicted[y[test] == p] == p)), 4)
+                 for p in check.classes_ if (y[test] == p).any()}
+    block = {"split": "block (last 20% of every run's frames held out)",
+             "n_train": int(len(train)), "n_test": int(len(test)),
+             "accuracy": round(accuracy(y[test], predicted), 4), "recall_per_phase": per_phase}
+    model.fit(X, y)
+    model.training_["block_check"] = block
+    model.training_["trained_on"] = "phases.extxyz.gz (all Zn environments)"
+    (folder / "models").mkdir(parents=True, exist_ok=True)
+    npz, js = model.save(folder / "models" / name)
+    return {"model": name, "kind": kind, "level": level, "classes": list(model.classes_),
+            "n_environments": int(len(X)), "train_accuracy": model.training_["train_accuracy"],
+            "block_check": block, "files": [f"models/{npz.name}", f"models/{js.name}"],
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _build_models(folder: Path, manifest_path: Path) -> None:
+    """Train the shipped models and record their files in the manifest."""
+    for name in MODEL_RECIPES:
+        print(f"building {folder / 'models' / name}.{{npz,json}} ...", flush=True)
+        summary = build_model(folder, name)
+        print(json.dumps(summary, indent=1), flush=True)
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        for rel in summary["files"]:
+            path = folder / rel
+            manifest[rel] = {"what": f"{name}: {summary['kind']} phase classifier trained on "
+                                     "phases.extxyz.gz", "file": rel,
+                             "bytes": path.stat().st_size, "sha256": _sha256(path),
+                             "command": "zifviz build-demo --only model"}
+        manifest[rel]["summary"] = summary
+        with atomic_write(manifest_path) as fh:
+            fh.write(json.dumps(manifest, indent=1) + "\n")
+
+
 def _installed_trees() -> list[Path]:
     """Folders of installed packages (site-packages and the installed zifviz)."""
     trees = {Path(__file__).resolve().parent} if checkout_root() is None else set()
@@ -232,23 +379,31 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="folder to write to (default: data/ of the checkout zifviz runs "
                              "from; required for an installed zifviz)")
-    parser.add_argument("--only", choices=["energies", "phases"], default=None)
+    parser.add_argument("--only", choices=["energies", "phases", "transition", "model"],
+                        default=None)
     parser.add_argument("--from-scratch", action="store_true",
                         help="energies: relax every framework anew instead of starting from "
                              f"the shipped {RELAXED_FILE} (different bytes; slower)")
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="energies: frameworks built in parallel processes")
     parser.add_argument("--work-dir", type=Path, default=None,
-                        help="energies: folder of per-framework results (default: the zifviz "
-                             "cache); a killed build resumes from it")
+                        help="energies: folder of per-framework results; transition: folder "
+                             "of the MD runs (default: the zifviz cache); a killed build "
+                             "resumes from it")
     args = parser.parse_args(argv)
     args.out = output_folder(args.out)
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.size == "demo" else f"-{args.size}"
     manifest_path = args.out / f"MANIFEST{suffix}.json"
-    builders = {"energies": build_energies, "phases": build_phases}
+    builders = {"energies": build_energies, "phases": build_phases,
+                "transition": build_transition, "model": build_model}
     for name, build in builders.items():
         if args.only and name != args.only:
+            continue
+        if name == "model":
+            if args.size != "demo":
+                continue  # the shipped model is trained on the demo phases set
+            _build_models(args.out, manifest_path)
             continue
         path = args.out / f"{name}{suffix}.extxyz.gz"
         print(f"building {path} ...", flush=True)
@@ -256,6 +411,8 @@ def main(argv=None) -> int:
             summary = build_energies(path, size=args.size, n_jobs=args.n_jobs,
                                      work_dir=args.work_dir,
                                      relaxed=None if args.from_scratch else "auto")
+        elif name == "transition":
+            summary = build_transition(path, size=args.size, work_dir=args.work_dir)
         else:
             summary = build(path, size=args.size)
         summary.update({"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path),

@@ -148,7 +148,9 @@ def list_reference_files(kind: str = "structures") -> list[str]:
 # ---- demo datasets built by zifviz (zifviz.build_demo) -------------------------------------
 
 DEMO_ENV = "ZIFVIZ_DEMO_DIR"
-DEMO_SETS = ("energies", "phases")
+DEMO_SETS = ("energies", "phases", "transition")
+DEMO_MODELS = ("phases-bpsf",)
+"""Trained models shipped in ``data/models/`` (:func:`demo_model_path`)."""
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -199,8 +201,33 @@ def demo_path(name: str, size: str = "demo") -> Path:
     return path
 
 
+def demo_model_path(name: str = "phases-bpsf") -> Path:
+    """Path (``<name>.json``; its ``.npz`` beside it) of a model shipped in ``data/models/``,
+    both files checked against ``MANIFEST.json`` (SHA-256); load it with
+    :meth:`zifviz.phases.PhaseClassifier.load`. ``"phases-bpsf"``: seed 003's symmetry-function
+    network trained on the whole ``phases`` demo set (``zifviz build-demo --only model``)."""
+    import json
+
+    if name not in DEMO_MODELS:
+        raise DataError(f"unknown demo model {name!r}; choose one of {DEMO_MODELS}")
+    folder = demo_dir()
+    rebuild = "rebuild it with: zifviz build-demo --only model"
+    manifest = folder / "MANIFEST.json"
+    entries = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    for suffix in (".npz", ".json"):
+        path = folder / "models" / f"{name}{suffix}"
+        if not path.is_file():
+            raise DataError(f"demo model file not found; {rebuild}", str(path))
+        expected = entries.get(f"models/{path.name}", {}).get("sha256")
+        if expected and _sha256(path) != expected:
+            raise DataError(f"SHA-256 differs from {manifest.name}; the file is corrupt or "
+                            f"half-written; {rebuild}", str(path))
+    return folder / "models" / f"{name}.json"
+
+
 def load_demo(name: str, size: str = "demo") -> "DemoSet":
-    """A demo dataset (``"energies"`` or ``"phases"``) as a lazy :class:`DemoSet`.
+    """A demo dataset (``"energies"``, ``"phases"`` or ``"transition"``) as a lazy
+    :class:`DemoSet`.
 
     Metadata first (``.frames_info``, one row per frame), frames on demand (``ds[i]``,
     iteration, slicing) and selection by query (``ds.query("phase == 'liquid'")``). Works
