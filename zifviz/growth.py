@@ -763,12 +763,13 @@ def ring_orientations(frames, labels: pd.DataFrame, phase: str,
     return out
 
 
-def ring_histogram_figure(table: pd.DataFrame, *, bin_width: float = 2.0,
+def ring_histogram_figure(table: pd.DataFrame, *, bin_width: float = 1.0,
                           title: str | None = None):
     """Histograms of φa by ``n_new`` = 0..4 (seed 003 Fig. 8), a plotly Figure.
 
     Each histogram is a probability density (the groups differ much in size), with its mean
-    marked by a vertical line of the same colour (:data:`N_NEW_COLORS`); ``table`` is a
+    marked by a vertical line of the same colour (:data:`N_NEW_COLORS`); bins of ``bin_width``
+    degrees from 0 to 90, the axis zoomed on the data. ``table`` is a
     :func:`ring_orientations` table (several trajectories are pooled).
     """
     import plotly.graph_objects as go
@@ -788,5 +789,4 @@ def ring_histogram_figure(table: pd.DataFrame, *, bin_width: float = 2.0,
                       title=title or "Four-membered Zn rings: angle of the normal to a",
                       xaxis_title="φa (degrees)", yaxis_title="probability density",
                       legend=dict(title="ring Zn in the new phase"))
-    fig.update_xaxes(range=[0, 90])
     return fig
