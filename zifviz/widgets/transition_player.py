@@ -30,6 +30,7 @@ at most once (cached); colours are the viewer's (cached per frame).
 from __future__ import annotations
 
 import html
+import time
 
 import ipywidgets as widgets
 import numpy as np
@@ -69,6 +70,47 @@ def _one_trajectory(table: pd.DataFrame, what: str, name=None) -> pd.DataFrame:
         raise ZifvizError(f"{what} holds {len(names)} trajectories ({names}); a player shows "
                           "one: pass trajectory_name=... or filter the table")
     return table
+
+
+def _labelled_viewer_class():
+    from .colors import map_values
+    from .viewer import StructureViewer
+
+    class LabelledViewer(StructureViewer):
+        """A StructureViewer whose ``phase`` / ``phase_confidence`` colours are read from the
+        labels by Zn rank (the viewer's items know their Zn rank at every level), instead of
+        from a coarse-grained copy of each frame: a frame step then costs the positions only.
+        Other colourings are the viewer's own."""
+
+        def __init__(self, frames, per_zn, **kwargs):
+            self._per_zn = per_zn  # array name -> (frame position -> values by Zn rank)
+            super().__init__(frames, **kwargs)
+
+        def _compute_mapping(self, frame: int, level: str, name: str):
+            if name not in self._per_zn:
+                return super()._compute_mapping(frame, level, name)
+            by_rank = self._per_zn[name](frame)
+            rank = self.scene.static(level, frame).zn
+            has = (rank >= 0) & (rank < len(by_rank))
+            if by_rank.dtype.kind == "f":
+                values = np.full(len(rank), np.nan)
+                values[has] = by_rank[rank[has]]
+                lo, hi = self._range(level, name)
+                return map_values(name, values, n_bins=self.n_bins, vmin=lo, vmax=hi)
+            values = np.full(len(rank), "", dtype=by_rank.dtype)
+            values[has] = by_rank[rank[has]]
+            return map_values(name, values, palette=self.palette,
+                              categories=self._categories.get(name))
+
+        def _range(self, level: str, name: str) -> tuple:
+            if name in self._per_zn and (level, name) not in self._ranges:
+                v = self._per_zn[name](None)  # every value of the trajectory
+                v = v[np.isfinite(v)]
+                self._ranges[(level, name)] = ((float(v.min()), float(v.max())) if len(v)
+                                               else (None, None))
+            return super()._range(level, name)
+
+    return LabelledViewer
 
 
 class TransitionPlayer(widgets.VBox):
@@ -115,7 +157,7 @@ class TransitionPlayer(widgets.VBox):
     speed:
         Frames per second while playing.
     height:
-        CSS height of the 3D view; ``plot_height``: pixels of the fraction plot.
+        CSS height of the 3D view; ``plot_height``, ``plot_width``: pixels of the plots.
 
     Attributes
     ----------
@@ -124,6 +166,7 @@ class TransitionPlayer(widgets.VBox):
     figure: the fraction-vs-time ``FigureWidget``; ``tsne_figure``: the map (or ``None``).
     frames: the labelled frames; ``frame_ids``: their frame number in the trajectory file.
     x: the curve's x value of every frame (time in ps, else the frame number).
+    last_step_seconds: Python time of the last frame step (viewer push + plot, cluster, map).
     """
 
     def __init__(self, trajectory, labels: pd.DataFrame, fractions: pd.DataFrame | None = None,
@@ -131,11 +174,10 @@ class TransitionPlayer(widgets.VBox):
                  target_phase: str | None = None, growth=None, tsne_map=None,
                  tsne_reference=None, tsne_points=None, descriptor=None, topology=None,
                  trajectory_name: str | None = None, speed: float = 4.0,
-                 height: str = "440px", plot_height: int = 300):
+                 height: str = "440px", plot_height: int = 300, plot_width: int = 480):
         import plotly.graph_objects as go
 
         from .. import transitions
-        from .viewer import StructureViewer
 
         if not isinstance(labels, pd.DataFrame):
             raise ZifvizError(f"labels must be the DataFrame of classify_trajectory, not "
@@ -165,19 +207,20 @@ class TransitionPlayer(widgets.VBox):
         if fractions is None:
             fractions = transitions.phase_fractions(self.labels, trajectory)
         self.fractions = self._aligned_fractions(fractions, trajectory_name)
-        time = self.fractions["time"].to_numpy(float) if "time" in self.fractions \
+        times = self.fractions["time"].to_numpy(float) if "time" in self.fractions \
             else np.full(len(self.frame_ids), np.nan)
-        self.x_title = "time (ps)" if np.isfinite(time).all() else "frame"
-        self.x = time if np.isfinite(time).all() else self.frame_ids.astype(float)
+        self.x_title = "time (ps)" if np.isfinite(times).all() else "frame"
+        self.x = times if np.isfinite(times).all() else self.frame_ids.astype(float)
         self.target_phase = target_phase or self._growing_phase()
         if self.target_phase not in self.classes:
             raise ZifvizError(f"target_phase {self.target_phase!r} is not a class of the "
                               f"labels ({self.classes})")
 
         # the 3D view: phase colours fixed for every frame, ligands pale
-        self.viewer = StructureViewer(
-            self.frames, topology=topology, level=level, color_by="phase", height=height,
-            palette={**self.colors, "": FADED}, categories=[*self.classes, ""])
+        self.viewer = _labelled_viewer_class()(
+            self.frames, self._per_zn_arrays(), topology=topology, level=level,
+            color_by="phase", height=height, palette={**self.colors, "": FADED},
+            categories=[*self.classes, ""])
         if color_by != "phase":
             self.viewer.color_by = COLOR_ARRAYS[color_by]
         self.viewer.layout.flex = "1 1 420px"
@@ -208,20 +251,23 @@ class TransitionPlayer(widgets.VBox):
             layout=widgets.Layout(width="auto"))
         self.cluster_toggle.add_class("zifviz-player-cluster")
 
-        self.figure = self._fraction_figure(go, plot_height)
+        self.figure = self._fraction_figure(go, plot_height, plot_width)
         self.tsne_figure = None
         self._tsne_xy = None
         if tsne_map is not None or tsne_points is not None:
             self._tsne_xy = self._placed_points(tsne_map, tsne_points, descriptor)
-            self.tsne_figure = self._tsne_figure(go, tsne_map, tsne_reference, plot_height)
+            self.tsne_figure = self._tsne_figure(go, tsne_map, tsne_reference, plot_height,
+                                                  plot_width)
 
+        self.last_step_seconds = float("nan")
         self.info = widgets.HTML()
         self.info.add_class("zifviz-player-info")
         controls = widgets.HBox([self.play, self.speed_slider, self.cluster_toggle],
                                 layout=widgets.Layout(flex_flow="row wrap",
                                                       align_items="center"))
         plots = [self.figure] + ([self.tsne_figure] if self.tsne_figure is not None else [])
-        right = widgets.VBox(plots, layout=widgets.Layout(flex="1 1 420px", min_width="360px"))
+        right = widgets.VBox(plots, layout=widgets.Layout(flex="0 0 auto",
+                                                          width=f"{plot_width + 8}px"))
         super().__init__(children=[
             controls,
             widgets.HBox([self.viewer, right], layout=widgets.Layout(
@@ -253,6 +299,25 @@ class TransitionPlayer(widgets.VBox):
         if missing:
             raise ZifvizError(f"fractions have no fraction_ column for {missing}")
         return out
+
+    def _per_zn_arrays(self) -> dict:
+        """Per-Zn values by rank of a frame position (None: of every frame), for the viewer."""
+        label = self.labels["label"].astype(str).to_numpy()
+        confidence = self.labels["confidence"].to_numpy(float) \
+            if "confidence" in self.labels else np.full(len(label), np.nan)
+        rank = self.labels["zn_rank"].to_numpy(int)
+
+        def by_rank(values, empty):
+            def get(pos):
+                if pos is None:
+                    return values
+                rows = self._rows[int(self.frame_ids[pos])]
+                out = np.full(rank[rows].max() + 1, empty, dtype=values.dtype)
+                out[rank[rows]] = values[rows]
+                return out
+            return get
+
+        return {"phase": by_rank(label, ""), "phase_confidence": by_rank(confidence, np.nan)}
 
     def _growing_phase(self) -> str:
         gain = {c: self.fractions[f"fraction_{c}"].iloc[-1] - self.fractions[f"fraction_{c}"]
@@ -294,10 +359,10 @@ class TransitionPlayer(widgets.VBox):
         raise ZifvizError(f"growth must be a cluster_growth DataFrame, None or False, not "
                           f"{type(growth).__name__}")
 
-    def _fraction_figure(self, go, height: int):
+    def _fraction_figure(self, go, height: int, width: int):
         has_c = "c" in self.fractions.columns and self.fractions["c"].notna().any()
         fig = go.FigureWidget(layout=go.Layout(
-            height=height, margin=dict(l=50, r=55 if has_c else 10, t=30, b=40),
+            height=height, width=width, margin=dict(l=50, r=55 if has_c else 10, t=30, b=40),
             template="plotly_white", hovermode="closest", uirevision="zifviz-player",
             xaxis=dict(title=dict(text=self.x_title)),
             yaxis=dict(title=dict(text="fraction of Zn"), range=[-0.02, 1.02]),
@@ -334,11 +399,12 @@ class TransitionPlayer(widgets.VBox):
                               f"row, not {xy.shape}")
         return xy
 
-    def _tsne_figure(self, go, tsne_map, reference, height: int):
+    def _tsne_figure(self, go, tsne_map, reference, height: int, width: int):
         if reference is None and tsne_map is not None:
             reference = tsne_map.embedding_
         fig = go.FigureWidget(layout=go.Layout(
-            height=height + 40, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
+            height=height + 40, width=width, margin=dict(l=10, r=10, t=30, b=10),
+            template="plotly_white",
             hovermode="closest", uirevision="zifviz-player-map",
             xaxis=dict(showticklabels=False, zeroline=False),
             yaxis=dict(showticklabels=False, zeroline=False, scaleanchor="x"),
@@ -453,7 +519,9 @@ class TransitionPlayer(widgets.VBox):
 
     # ---------------------------------------------------------------- frame changes
     def _on_frame(self, change):
+        t0 = time.perf_counter()
         self._show(change["new"])
+        self.last_step_seconds = time.perf_counter() - t0 + self.viewer.last_redraw_seconds
 
     def _show(self, pos: int):
         x = float(self.x[pos])
