@@ -140,6 +140,8 @@ def test_ring_orientation_of_a_ring_rotated_by_a_known_angle():
         table = growth.ring_orientation(atoms, [[0, 1, 2, 3]])
         assert list(table.columns) == list(growth.RING_COLUMNS)
         assert table["phi_a"].iloc[0] == pytest.approx(angle, abs=1e-6)
+        assert table["phi_b"].iloc[0] == pytest.approx(90.0 - angle, abs=1e-6)
+        assert table["phi_c"].iloc[0] == pytest.approx(90.0, abs=1e-6)
         normal = table[["normal_x", "normal_y", "normal_z"]].to_numpy()[0]
         assert np.linalg.norm(normal) == pytest.approx(1.0)
         assert normal[0] >= -1e-12  # oriented to the side of +a
@@ -361,6 +363,10 @@ def test_cluster_growth_and_ring_orientations_over_frames(zif4_222, tmp_path):
     hist = growth.ring_histogram_figure(rings)
     assert {t.marker.color for t in hist.data} <= set(growth.N_NEW_COLORS)
     assert sum(len(t.x) for t in hist.data) == len(rings)
+    assert growth.ring_histogram_figure(rings, angle="phi_c").layout.xaxis.title.text == \
+        "φc (degrees)"
+    with pytest.raises(ZifvizError, match="angle"):
+        growth.ring_histogram_figure(rings, angle="normal_x")
 
 
 def test_labels_checked_against_the_structure(zif4_222):

@@ -59,7 +59,7 @@ CLUSTER_COLUMNS = ("cluster", "size", "l_x", "l_y", "l_z", "percolating", "perco
 """Columns of :func:`phase_clusters` (``cluster_growth`` puts ``trajectory, frame, time``
 first)."""
 
-RING_COLUMNS = ("ring", "normal_x", "normal_y", "normal_z", "phi_a")
+RING_COLUMNS = ("ring", "normal_x", "normal_y", "normal_z", "phi_a", "phi_b", "phi_c")
 """Columns of :func:`ring_orientation`."""
 
 AXIS_COLORS = {"x": "#000000", "y": "#d62728", "z": "#2ca02c"}
@@ -682,13 +682,13 @@ def _ring_geometry(rings: np.ndarray, zn_positions, cell, source: str) -> pd.Dat
     normals /= np.linalg.norm(normals, axis=2, keepdims=True)
     normal = normals.mean(axis=1)
     normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-    a_hat = cell[0] / np.linalg.norm(cell[0])
-    cos = normal @ a_hat
-    normal = np.where(cos[:, None] < 0, -normal, normal)
+    cos = normal @ (cell / np.linalg.norm(cell, axis=1, keepdims=True)).T  # (n, 3): a, b, c
+    normal = np.where(cos[:, :1] < 0, -normal, normal)
     phi = np.degrees(np.arccos(np.clip(np.abs(cos), 0.0, 1.0)))
     return pd.DataFrame({"ring": np.arange(len(rings), dtype=np.int64),
                          "normal_x": normal[:, 0], "normal_y": normal[:, 1],
-                         "normal_z": normal[:, 2], "phi_a": phi})
+                         "normal_z": normal[:, 2], "phi_a": phi[:, 0], "phi_b": phi[:, 1],
+                         "phi_c": phi[:, 2]})
 
 
 def ring_orientation(atoms: Atoms, rings, topology: ZIFTopology | None = None) -> pd.DataFrame:
@@ -707,7 +707,8 @@ def ring_orientation(atoms: Atoms, rings, topology: ZIFTopology | None = None) -
     Returns
     -------
     DataFrame: ``ring`` (row of ``rings``), ``normal_x, normal_y, normal_z`` (unit normal,
-    pointing to the side of +a), ``phi_a`` (degrees, 0–90).
+    pointing to the side of +a), ``phi_a`` (degrees, 0–90); ``phi_b``, ``phi_c`` the same to
+    the b and c cell vectors (to follow the axis that collapses in a transition).
 
     Notes
     -----
@@ -763,21 +764,26 @@ def ring_orientations(frames, labels: pd.DataFrame, phase: str,
     return out
 
 
-def ring_histogram_figure(table: pd.DataFrame, *, bin_width: float = 1.0,
+def ring_histogram_figure(table: pd.DataFrame, *, angle: str = "phi_a", bin_width: float = 1.0,
                           title: str | None = None):
     """Histograms of φa by ``n_new`` = 0..4 (seed 003 Fig. 8), a plotly Figure.
 
     Each histogram is a probability density (the groups differ much in size), with its mean
     marked by a vertical line of the same colour (:data:`N_NEW_COLORS`); bins of ``bin_width``
     degrees from 0 to 90, the axis zoomed on the data. ``table`` is a
-    :func:`ring_orientations` table (several trajectories are pooled).
+    :func:`ring_orientations` table (several trajectories are pooled); ``angle`` its column
+    to draw (``"phi_a"``, ``"phi_b"`` or ``"phi_c"``).
     """
     import plotly.graph_objects as go
 
+    if angle not in ("phi_a", "phi_b", "phi_c") or angle not in table.columns:
+        raise ZifvizError(f"angle must be a ring_orientations column phi_a, phi_b or phi_c, "
+                          f"not {angle!r}")
+    axis = angle[-1]
     phase = table.attrs.get("phase", "new phase")
     fig = go.Figure()
     for k in range(5):
-        phi = table.loc[table["n_new"] == k, "phi_a"].to_numpy(dtype=float)
+        phi = table.loc[table["n_new"] == k, angle].to_numpy(dtype=float)
         if not len(phi):
             continue
         colour = N_NEW_COLORS[k]
@@ -786,7 +792,7 @@ def ring_histogram_figure(table: pd.DataFrame, *, bin_width: float = 1.0,
             xbins=dict(start=0.0, end=90.0, size=bin_width), marker_color=colour, opacity=0.55))
         fig.add_vline(x=float(phi.mean()), line=dict(color=colour, dash="dash", width=2))
     fig.update_layout(barmode="overlay", template="plotly_white",
-                      title=title or "Four-membered Zn rings: angle of the normal to a",
-                      xaxis_title="φa (degrees)", yaxis_title="probability density",
+                      title=title or f"Four-membered Zn rings: angle of the normal to {axis}",
+                      xaxis_title=f"φ{axis} (degrees)", yaxis_title="probability density",
                       legend=dict(title="ring Zn in the new phase"))
     return fig
