@@ -29,11 +29,11 @@ BATCH_COMMANDS = ("describe", "train-gpr", "train-classifier", "grid", "classify
 MAIN_EPILOG = """\
 examples:
   zifviz label traj.extxyz -o labelled.extxyz          per-atom MOF-FF energies
-  zifviz describe a.extxyz b.cif --descriptor soap --level AB2 --r-cut 9 --sigma 0.2 --out X.npz
+  zifviz describe a.extxyz b.cif --level AB2 --r-cut 9 --sigma 0.2 --out X.npz
   zifviz train-gpr hzif.extxyz.gz --level A --r-cut 10 --sigma 1 --cv 5 --model gpr-A
   zifviz train-classifier phases.extxyz.gz --descriptor bpsf --level A --model phases
   zifviz grid hzif.extxyz.gz --level A --r-cut 6,8,10 --sigma 0.5,1 --out grid.csv
-  zifviz classify run.extxyz --model phases --out labelled.extxyz --fractions fractions.csv
+  zifviz classify run.extxyz --model phases --out labelled.extxyz --fractions f.csv
   zifviz COMMAND --help                                 options of one command
 
 Dask: --scheduler tcp://HOST:8786 runs the long loops on a dask.distributed cluster
@@ -74,6 +74,7 @@ class FileFrames(Sequence):
             n = len(traj)
             if n == 0:
                 raise StructureFileError("contains no frames", str(traj.path))
+            traj[0]  # a file that is not a structure file fails here, before any work
             lengths.append(n)
         self._ends = np.cumsum(lengths)
 
@@ -123,7 +124,11 @@ def dask_client(address: str | None, n_jobs: int = 1):
             raise ZifvizError(f"--scheduler {address}: local:N needs a number of workers") from None
         if n < 1:
             raise ZifvizError(f"--scheduler {address}: needs at least one worker")
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None)
+        import logging
+
+        # the workers' own logs stay quiet: a task's error reaches the command as an exception
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None,
+                               silence_logs=logging.CRITICAL)
         client = Client(cluster)
     else:
         try:
@@ -422,15 +427,14 @@ def _cmd_classify(args, client) -> int:
     outputs = [Path(args.out)] + ([Path(args.fractions)] if args.fractions else []) + (
         [Path(args.labels)] if args.labels else [])
     _refuse_existing(outputs, args.force)
-    from .io import Trajectory
     from .phases import PhaseClassifier
 
-    trajectory = Trajectory(args.trajectory, format=args.format)
+    trajectory = FileFrames([args.trajectory], args.format).trajectories[0]  # checked
     model = PhaseClassifier.load(args.model)
     labels = transitions.classify_trajectory(
         trajectory, model, start=args.start, stop=args.stop, step=args.step,
         client=client, progress=progress)
-    transitions.write_labelled(trajectory, labels, args.out)
+    transitions.write_labelled(trajectory, labels, args.out, progress=progress)
     fractions = transitions.phase_fractions(labels, trajectory)
     if args.fractions:
         _write_csv(Path(args.fractions), fractions)
@@ -529,8 +533,7 @@ def add_batch_commands(sub) -> None:
                     "descriptor's settings as JSON in 'config') and the environment table "
                     "beside it (.csv, same stem): row k of the table is row k of X.",
         epilog="examples:\n"
-               "  zifviz describe traj.extxyz --descriptor soap --level AB2 --r-cut 9 "
-               "--sigma 0.2 --out X.npz\n"
+               "  zifviz describe traj.extxyz --level AB2 --r-cut 9 --sigma 0.2 --out X.npz\n"
                "  zifviz describe *.cif --descriptor soap --preset seed003 --out X.npz\n"
                "  zifviz describe traj.extxyz --descriptor bpsf --out bpsf.npz --scheduler "
                "local:2\n\n"
@@ -556,8 +559,8 @@ def add_batch_commands(sub) -> None:
         epilog="examples:\n"
                "  zifviz train-gpr hzif.extxyz.gz --level AB2 --r-cut 9 --sigma 0.2 --cv 5 "
                "--model gpr-AB2\n"
-               "  zifviz train-gpr labelled.extxyz --level A --r-cut 10 --sigma 1 "
-               "--n-train 4000 --solver sparse --model gpr-A")
+               "  zifviz train-gpr labelled.extxyz --level A --r-cut 10 --sigma 1 \\\n"
+               "      --n-train 4000 --solver sparse --model gpr-A")
     _common(g)
     _level(g)
     _soap_options(g)
@@ -586,8 +589,8 @@ def add_batch_commands(sub) -> None:
         epilog="examples:\n"
                "  zifviz train-classifier phases.extxyz.gz --descriptor bpsf --level A "
                "--model phases-bpsf\n"
-               "  zifviz train-classifier npt.extxyz nvt.extxyz --label-key phase "
-               "--descriptor soap --split random --model phases-soap")
+               "  zifviz train-classifier npt.extxyz nvt.extxyz --label-key phase \\\n"
+               "      --descriptor soap --split random --model phases-soap")
     _common(c)
     c.add_argument("--label-key", default="phase",
                    help="the frames' info key holding the class (default phase)")
@@ -646,10 +649,10 @@ def add_batch_commands(sub) -> None:
                     "'phase' and 'phase_confidence', and optionally the phase fractions per "
                     "frame (with the cell) and the per-Zn table as CSV.",
         epilog="examples:\n"
-               "  zifviz classify run.extxyz --model phases-bpsf --out labelled.extxyz "
-               "--fractions fractions.csv\n"
-               "  zifviz classify big.dump --format lammps-dump-text --model m --out l.extxyz "
-               "--step 10 --scheduler local:2")
+               "  zifviz classify run.extxyz --model phases-bpsf --out labelled.extxyz \\\n"
+               "      --fractions fractions.csv\n"
+               "  zifviz classify big.dump --format lammps-dump-text --model m --out l.extxyz \\\n"
+               "      --step 10 --scheduler local:2")
     k.add_argument("trajectory", metavar="TRAJ", help="trajectory file")
     _common(k, files=False)
     k.add_argument("--model", "-m", required=True, metavar="MODEL",
