@@ -1,0 +1,190 @@
+"""The tour (notebooks/00_tour.ipynb) as a first-time user runs it in JupyterLab (headless
+Chromium): every cell runs; the 3D views draw and the level toggle changes the picture; both
+grid explorers draw and a click on a point of the quick grid shows its parity plot; the t-SNE
+map draws in the phase colours, shows the notebook's selection in 3D and answers a click; the
+view saved and loaded again draws. Then the tour exported to a static page
+(zifviz.export.export_html) opened in Chromium: every plot drawn, no widget placeholders.
+
+Screenshots: test-artifacts/browser/test_tour_*.png
+"""
+
+from __future__ import annotations
+
+import time
+
+from zifviz.palettes import palette_for
+
+TOUR = "notebooks/00_tour.ipynb"
+BOUND_S = 3.0
+
+
+def _map(nb):
+    return nb.page.locator(".jp-NotebookPanel .zifviz-embedding-map.js-plotly-plot").first
+
+
+def _to_pixels(nb, plot, x, y):
+    return nb.page.evaluate(
+        """([gd, x, y]) => { const fl = gd._fullLayout; const r = gd.getBoundingClientRect();
+            return [r.left + fl.xaxis._offset + fl.xaxis.d2p(x),
+                    r.top + fl.yaxis._offset + fl.yaxis.d2p(y)]; }""",
+        [plot.element_handle(), x, y])
+
+
+def test_tour(open_notebook, latencies):
+    t0 = time.monotonic()
+    nb = open_notebook(TOUR, viewport=(1400, 1100))
+    t_run = nb.run_all(timeout=240)
+    page = nb.page
+
+    # --- 1 · ZIF-4: drawn (the notebook switched it to AB2), the toggle changes the picture
+    viewer = nb.viewer(0)
+    ngl = nb.wait_viewer_ready(viewer)
+    canvas = viewer.locator(".zifviz-ngl canvas").first
+    png_ab2, stats = nb.wait_drawn(canvas, "zif4-ab2")
+    assert stats["drawn_fraction"] > 0.05, stats
+    assert nb.viewer_state(viewer)["zifvizScene"] == "AB2"
+    toggles = {}
+    pictures = {"AB2": png_ab2}
+    for label in ("atomistic", "A-only", "AB2"):
+        button = viewer.locator(".zifviz-level button", has_text=label).first
+        toggles[label] = nb.click_and_time_redraw(button, canvas, marker=ngl)
+        assert toggles[label]["complete"] is not None, (label, toggles[label])
+        assert toggles[label]["complete"] < BOUND_S, (label, toggles[label])
+        pictures[label], _ = nb.wait_drawn(canvas, f"zif4-{label}")
+    assert nb.image_difference(pictures["atomistic"], pictures["AB2"]) > 0.02
+    assert nb.image_difference(pictures["A-only"], pictures["atomistic"]) > 0.02
+    nb.screenshot(viewer, "zif4-widget")
+
+    # --- 2 · energies in colour
+    energies = nb.viewer(1)
+    nb.wait_viewer_ready(energies)
+    png, stats = nb.wait_drawn(energies.locator(".zifviz-ngl canvas").first, "energies")
+    assert stats["drawn_fraction"] > 0.05, stats
+    assert "local_energy" in energies.locator(".zifviz-legend-box").inner_text()
+
+    # --- the paper's grids and the quick grid: three panels each, in colour
+    grids = page.locator(".jp-NotebookPanel .zifviz-grid-explorer")
+    assert grids.count() == 2
+    for k, name in enumerate(("paper-grid", "quick-grid")):
+        fig = grids.nth(k)
+        fig.locator(".main-svg").first.wait_for(timeout=60_000)
+        assert fig.locator(".cartesianlayer .subplot").count() == 3
+        png, _ = nb.wait_drawn(fig, name, min_colors=30)
+        assert nb.saturated_fraction(png) > 0.1, name
+    # a click on a quick-grid point: its parity plot opens
+    quick = grids.nth(1)
+    detail = nb.widget(".zifviz-grid-detail", 1)
+    assert not detail.is_visible()
+    point = quick.locator(".scatterlayer .trace:nth-child(2) path.point").first
+    point.scroll_into_view_if_needed()
+    box = point.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    t_click = time.monotonic()
+    page.mouse.move(x - 5, y - 5)
+    page.mouse.move(x, y)
+    time.sleep(0.3)
+    page.mouse.click(x, y)
+    detail.locator(".main-svg").first.wait_for(state="visible", timeout=20_000)
+    click_parity_s = time.monotonic() - t_click
+    assert "r_cut" in nb.widget(".zifviz-grid-detail-message", 1).inner_text()
+    nb.wait_drawn(detail, "quick-grid-parity", min_colors=20)
+
+    # --- 3 · the t-SNE map: phase colours, the notebook's selection in 3D, a click
+    explorer = nb.widget(".zifviz-embedding-explorer")
+    plot = _map(nb)
+    plot.scroll_into_view_if_needed()
+    png_map, _ = nb.wait_drawn(plot, "map")
+    # one trace per phase in its fixed colour (the points are faded: the notebook selected some)
+    traces = plot.evaluate("(gd) => gd.data.map(t => [t.name, t.marker.color, t.x.length])")
+    colours = palette_for("phase")
+    phases = {name: colour for name, colour, n in traces if name in colours and n > 0}
+    assert len(phases) == 7 and all(colours[p] == c for p, c in phases.items()), traces
+    assert nb.saturated_fraction(png_map) > 0.01
+    status = explorer.locator(".zifviz-embedding-status").inner_text()
+    assert "5 selected" in status, status      # the notebook's select() of five ZIF-zni Zn
+    map_viewer = explorer.locator(".zifviz-structure-viewer").first
+    map_ngl = nb.wait_viewer_ready(map_viewer)
+    page.wait_for_function("(el) => el.dataset.zifvizHighlighted === '1'",
+                           arg=map_ngl.element_handle(), timeout=20_000)
+    time.sleep(0.6)  # the camera animates to the focused Zn
+    png_zni, _ = nb.wait_drawn(map_viewer.locator(".zifviz-ngl canvas").first, "map-3d-zni")
+
+    # click the first point of the first trace (zoom mode: a plain click, not a lasso)
+    page.locator(".jp-NotebookPanel .zifviz-embedding-map "
+                 ".modebar-btn[data-title='Zoom']").first.click()
+    x0, y0 = plot.evaluate("(gd) => [gd.data[0].x[0], gd.data[0].y[0]]")
+    plot.evaluate("(el) => el.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(300)
+    px, py = _to_pixels(nb, plot, x0, y0)
+    page.mouse.move(px - 6, py)
+    page.mouse.move(px, py, steps=3)
+    page.locator(".jp-NotebookPanel .zifviz-embedding-map .hoverlayer .hovertext")\
+        .first.wait_for(state="attached", timeout=10_000)
+    t_click = time.monotonic()
+    page.mouse.click(px, py)
+    page.wait_for_function(
+        "(el) => el.innerText.includes('1 selected')",
+        arg=explorer.locator(".zifviz-embedding-status").element_handle(), timeout=20_000)
+    click_map_s = time.monotonic() - t_click
+    time.sleep(0.6)
+    png_clicked, _ = nb.wait_drawn(map_viewer.locator(".zifviz-ngl canvas").first,
+                                   "map-3d-clicked")
+    nb.screenshot(explorer, "explorer")
+
+    # --- 4 · the view saved and loaded again draws, at the saved level
+    again = nb.viewer(3)
+    nb.wait_viewer_ready(again)
+    png_again, stats = nb.wait_drawn(again.locator(".zifviz-ngl canvas").first, "reloaded")
+    assert stats["drawn_fraction"] > 0.05, stats
+    assert nb.viewer_state(again)["zifvizScene"] == "AB2"
+    nb.screenshot(again, "reloaded-widget")
+
+    latencies.record("tour", run_all_s=round(t_run, 1), total_s=round(time.monotonic() - t0, 1),
+                     toggle_atomistic_s=toggles["atomistic"]["complete"],
+                     toggle_a_only_s=toggles["A-only"]["complete"],
+                     toggle_ab2_s=toggles["AB2"]["complete"],
+                     grid_click_to_parity_s=round(click_parity_s, 2),
+                     map_click_to_python_s=round(click_map_s, 2))
+    nb.assert_no_console_errors()
+
+
+def test_tour_exported_page(browser, artifacts_dir, tmp_path, latencies):
+    """The tour as one static HTML page: opened from disk (no server, no kernel), every
+    plot is drawn, the 3D views are plotly snapshots, no widget placeholders, no errors."""
+    from zifviz.export import export_html
+
+    t0 = time.monotonic()
+    out = export_html(TOUR, tmp_path / "tour.html")
+    export_s = time.monotonic() - t0
+    html = out.read_text(encoding="utf-8")
+    n_plots = html.count("Plotly.newPlot(")
+    assert n_plots >= 6, n_plots  # 2 grids, map, 4 viewer snapshots (one inside the explorer)
+    assert "Loading widget" not in html and "application/vnd.jupyter.widget-view" not in html
+
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    page = context.new_page()
+    messages = []
+    page.on("console", lambda m: messages.append(f"[{m.type}] {m.text}"))
+    page.on("pageerror", lambda e: messages.append(f"[pageerror] {e}"))
+    try:
+        page.goto(out.as_uri())
+        page.wait_for_function(
+            f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n_plots}",
+            timeout=60_000)
+        drawn = page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                              ".map(el => (el.data || []).map(t => t.type || 'scatter'))")
+        assert len(drawn) == n_plots, drawn
+        assert sum("scatter3d" in d for d in drawn) >= 3, drawn
+        assert sum("contour" in d for d in drawn) >= 1, drawn
+        assert sum("scattergl" in d for d in drawn) >= 1, drawn   # the t-SNE map
+        page.screenshot(path=str(artifacts_dir / "test_tour_exported_page.png"), full_page=False)
+        snapshot = page.locator(".zifviz-static-viewer").first
+        snapshot.scroll_into_view_if_needed()
+        snapshot.screenshot(path=str(artifacts_dir / "test_tour_exported_page-3d.png"))
+        (artifacts_dir / "test_tour_exported_page-console.log").write_text("\n".join(messages))
+        errors = [m for m in messages if m.startswith(("[error]", "[pageerror]"))]
+        assert not errors, errors
+    finally:
+        context.close()
+    latencies.record("tour_export", export_s=round(export_s, 1), plots=n_plots,
+                     page_bytes=len(html))
