@@ -1,0 +1,124 @@
+"""Speed-up of 2 Dask workers over 1: SOAP over frames and a few grid points, side by side.
+
+Run: python benchmarks/bench_dask.py [--frames 48] [--repeat 3] [--points 4] [--nice-check]
+
+Two ``LocalCluster`` s are up at once, one with 1 and one with 2 single-threaded worker
+processes (``threads_per_worker=1``), both warmed by an untimed first call; the timed calls
+alternate between them (repeat 1: one worker, two workers; repeat 2: ...) so that a change
+in the machine's load falls on both, and the best of ``--repeat`` is kept. Rows:
+
+* ``SOAP seed 000``: ``SOAP.seed000("atomistic", 5.0, 0.5)`` (16,470 features: ~1 MB of
+  float32 per 16-Zn frame goes back to the client) over ``--frames`` frames of the demo
+  energies set (one per framework: 136–544 atoms);
+* ``SOAP seed 003``: ``SOAP.seed003()`` (780 features, r_cut 9 Å: compute-bound);
+* ``results only``: the same number of tasks returning arrays of seed 000's size without
+  computing anything: the cost of moving the results, for comparison;
+* ``grid``: ``grid_search`` of ``--points`` (r_cut, σ) points at the A level (SOAP n_max 8,
+  l_max 6, 5 grouped folds of seed 000's GPR) on the same frames: one task per point.
+
+Printed per row: seconds in this process (no cluster), with 1 worker, with 2 workers, and
+the speed-up 1 worker ÷ 2 workers (ideal 2.0 on an idle 2-core machine). The machine's load
+average is printed before and after: other processes on the same cores lower the speed-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+if shared.is_dir():
+    os.environ.setdefault("ZIFVIZ_DATA_MIRROR", str(shared))
+
+import zifviz  # noqa: E402
+from zifviz.datasets import load_demo  # noqa: E402
+from zifviz.descriptors import SOAP  # noqa: E402
+
+
+def _zeros(shape):
+    return np.zeros(shape, dtype=np.float32)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--points", type=int, default=4, help="grid points (A level)")
+    args = parser.parse_args()
+
+    from distributed import Client, LocalCluster
+
+    from zifviz.gpr import GPR
+    from zifviz.gridsearch import grid_search
+
+    warnings.simplefilter("ignore", zifviz.ZifvizWarning)
+    ds = load_demo("energies")
+    info = ds.frames_info  # one frame per framework first: many groups for the grouped CV
+    order = list(info.drop_duplicates("framework").index) + list(
+        info.index.difference(info.drop_duplicates("framework").index))
+    frames = [ds[info.index.get_loc(i)] for i in order[:args.frames]]
+    n_zn = sum(int((f.numbers == 30).sum()) for f in frames)
+    print(f"{len(frames)} frames, {n_zn} Zn environments, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}")
+
+    seed000 = SOAP.seed000("atomistic", 5.0, 0.5, progress=False)
+    seed003 = SOAP.seed003(progress=False)
+    r_cuts = [4.0, 6.0, 8.0, 10.0][:max(1, args.points // 2)]
+    sigmas = [0.5, 1.0][:max(1, args.points // len(r_cuts))]
+    grid_kwargs = dict(n_max=8, l_max=6, n_splits=5, estimator=GPR(), progress=False,
+                       n_train=None)
+    rows_per_frame = seed000.transform(frames[:1]).shape
+
+    def results_only(client):
+        chunks = -(-len(frames) // 8)
+        shape = (rows_per_frame[0] * 8, rows_per_frame[1])
+        futures = client.map(_zeros, [shape] * chunks, pure=False)
+        return client.gather(futures)
+
+    cases = {
+        f"SOAP seed 000 ({seed000.n_features} features)":
+            lambda client: seed000.transform(frames, client=client),
+        f"SOAP seed 003 ({seed003.n_features} features)":
+            lambda client: seed003.transform(frames, client=client),
+        "results only (seed 000 size)": results_only,
+        f"grid ({len(r_cuts) * len(sigmas)} points, A)":
+            lambda client: grid_search(frames, "A", r_cuts, sigmas, client=client,
+                                       **grid_kwargs),
+    }
+
+    quiet = dict(threads_per_worker=1, processes=True, dashboard_address=None,
+                 silence_logs=logging.ERROR)
+    with LocalCluster(n_workers=1, **quiet) as c1, Client(c1) as one, \
+            LocalCluster(n_workers=2, **quiet) as c2, Client(c2) as two:
+        print(f"{'':>34} {'this process':>13} {'1 worker':>10} {'2 workers':>10} "
+              f"{'2 vs 1 worker':>14}")
+        for name, run in cases.items():
+            in_process = None
+            if not name.startswith("results"):
+                t = time.perf_counter()
+                reference = run(None)
+                in_process = time.perf_counter() - t
+            for client in (one, two):  # warm: workers import, dscribe set up
+                run(client)
+            t1, t2 = [], []
+            for _ in range(args.repeat):
+                for client, times in ((one, t1), (two, t2)):
+                    t = time.perf_counter()
+                    result = run(client)
+                    times.append(time.perf_counter() - t)
+                if name.startswith("SOAP"):
+                    assert np.array_equal(result, reference), "Dask rows differ from serial"
+            here = f"{in_process:>11.2f} s" if in_process is not None else f"{'':>13}"
+            print(f"{name:>34} {here} {min(t1):>8.2f} s {min(t2):>8.2f} s "
+                  f"{min(t1) / min(t2):>13.2f}×")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
