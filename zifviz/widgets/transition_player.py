@@ -403,8 +403,9 @@ class TransitionPlayer(widgets.VBox):
         if reference is None and tsne_map is not None:
             reference = tsne_map.embedding_
         fig = go.FigureWidget(layout=go.Layout(
-            height=height + 40, width=width, margin=dict(l=10, r=10, t=30, b=10),
-            template="plotly_white",
+            height=height + 40, width=width, margin=dict(l=10, r=10, t=50, b=10),
+            template="plotly_white", title=dict(text="t-SNE map: the Zn of this frame",
+                                                font=dict(size=13), x=0.02, y=0.98),
             hovermode="closest", uirevision="zifviz-player-map",
             xaxis=dict(showticklabels=False, zeroline=False),
             yaxis=dict(showticklabels=False, zeroline=False, scaleanchor="x"),
