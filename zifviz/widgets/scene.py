@@ -122,7 +122,7 @@ class SceneModel:
         self._atoms: tuple[int, Atoms] | None = None
         self._numbers = None
         self._level_atoms: dict[tuple[int, str], Atoms] = {}
-        self._static: dict[tuple, tuple] = {}  # (level, topology id) -> (topology, static)
+        self._static: dict[tuple, LevelStatic] = {}  # (level, atoms, topology) -> items
         self._static_of_frame: dict[tuple[str, int], LevelStatic] = {}
         self._not_zif: str | None = None
 
@@ -218,7 +218,11 @@ class SceneModel:
             if level != "atomistic":
                 raise
             topo = None
-        key = (level, id(topo) if topo is not None else numbers.tobytes())
+        # keyed by what the items depend on, so a topology perceived again on a later frame
+        # of the same atoms shares the static (the browser keeps its copy of the level)
+        key = (level, hash(numbers.tobytes()) if level == "atomistic" else len(numbers),
+               None if topo is None else hash((np.asarray(topo.zn).tobytes(),
+                                               np.asarray(topo.linkers).tobytes())))
         if key not in self._static:
             if len(self._static) > 16:
                 self._static.clear()
@@ -241,10 +245,10 @@ class SceneModel:
                                  np.concatenate([topo.zn, np.full(n_b, -1)]).astype(int),
                                  np.concatenate([np.arange(n_zn), np.full(n_b, -1)]),
                                  np.concatenate([np.full(n_zn, -1), np.arange(n_b)]))
-            self._static[key] = (topo, st)  # the topology kept alive: its id stays its own
+            self._static[key] = st
         if len(self._static_of_frame) > 256:
             self._static_of_frame.clear()
-        st = self._static_of_frame[(level, i)] = self._static[key][1]
+        st = self._static_of_frame[(level, i)] = self._static[key]
         return st
 
     @staticmethod
