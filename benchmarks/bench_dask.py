@@ -1,6 +1,6 @@
 """Speed-up of 2 Dask workers over 1: SOAP over frames and a few grid points, side by side.
 
-Run: python benchmarks/bench_dask.py [--frames 48] [--repeat 3] [--points 4] [--nice-check]
+Run: python benchmarks/bench_dask.py [--frames 240] [--repeat 3] [--points 4]
 
 Two ``LocalCluster`` s are up at once, one with 1 and one with 2 single-threaded worker
 processes (``threads_per_worker=1``), both warmed by an untimed first call; the timed calls
@@ -14,7 +14,8 @@ in the machine's load falls on both, and the best of ``--repeat`` is kept. Rows:
 * ``results only``: the same number of tasks returning arrays of seed 000's size without
   computing anything: the cost of moving the results, for comparison;
 * ``grid``: ``grid_search`` of ``--points`` (r_cut, σ) points at the A level (SOAP n_max 8,
-  l_max 6, 5 grouped folds of seed 000's GPR) on the same frames: one task per point.
+  l_max 6, 5 grouped folds of seed 000's GPR on 2,000 training rows) on the same frames: one
+  task per point.
 
 Printed per row: seconds in this process (no cluster), with 1 worker, with 2 workers, and
 the speed-up 1 worker ÷ 2 workers (ideal 2.0 on an idle 2-core machine). The machine's load
@@ -47,7 +48,7 @@ def _zeros(shape):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--frames", type=int, default=240)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--points", type=int, default=4, help="grid points (A level)")
     args = parser.parse_args()
@@ -72,7 +73,7 @@ def main():
     r_cuts = [4.0, 6.0, 8.0, 10.0][:max(1, args.points // 2)]
     sigmas = [0.5, 1.0][:max(1, args.points // len(r_cuts))]
     grid_kwargs = dict(n_max=8, l_max=6, n_splits=5, estimator=GPR(), progress=False,
-                       n_train=None)
+                       n_train=2000)
     rows_per_frame = seed000.transform(frames[:1]).shape
 
     def results_only(client):
