@@ -185,7 +185,7 @@ def test_labelled_frames_and_write_round_trip(labels, traj_path, tmp_path):
 def test_dask_cluster_gives_the_same_table(labels, traj_path, frames, model):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         on_file = transitions.classify_trajectory(traj_path, model, chunk_frames=2,
                                                   client=client, progress=False)
@@ -229,3 +229,20 @@ def test_shipped_model_loads_offline_and_matches_manifest(model):
     assert model.training_["block_check"]["accuracy"] > 0.6
     assert transitions.classify_trajectory  # the name "phases-bpsf" resolves too
     assert isinstance(transitions._load_model("phases-bpsf"), PhaseClassifier)
+
+
+def test_shipped_transition_loads_offline_and_matches_manifest():
+    manifest = json.loads((demo_dir() / "MANIFEST.json").read_text())
+    entry = manifest["transition"]
+    path = zifviz.datasets.demo_path("transition")
+    assert _sha256(path) == entry["sha256"]
+    ds = zifviz.datasets.load_demo("transition")
+    info = ds.frames_info
+    assert len(ds) == entry["runs"]["0"]["frames"] and (info["n_zn"] == entry["n_zn"]).all()
+    assert info["n_atoms"].iloc[0] >= 2176  # at least a 2x2x2 ZIF-4
+    assert {"time", "pressure", "temperature", "ensemble", "run", "seed"} <= set(info.columns)
+    assert (np.diff(info["time"]) > 0).all() and (info["ensemble"] == "NPT").all()
+    first, last = ds.cell(0), ds.cell(len(ds) - 1)
+    long_first = np.linalg.norm(first, axis=1)
+    assert long_first.argmax() == 2  # ZIF-4's long axis is c
+    assert np.linalg.norm(last[2]) < long_first[2] - 2.0  # ... and it collapses

@@ -221,7 +221,7 @@ def _long_axis_as_c(atoms: Atoms, axis: int) -> Atoms:
 
 
 def build_transition(out: Path, size: str = "demo", *, work_dir: str | os.PathLike | None = None,
-                     progress: bool = True) -> dict:
+                     seeds=None, progress: bool = True) -> dict:
     """Build the ``transition`` set into ``out``: ZIF-4 under an NPT pressure step (MOF-FF).
 
     Recipe (:data:`TRANSITION_RECIPES`): the public ZIF-4 relaxed with MOF-FF (relaxed cell),
@@ -233,8 +233,10 @@ def build_transition(out: Path, size: str = "demo", *, work_dir: str | os.PathLi
     (target, MPa), ``pressure_inst``, ``temperature``, ``temperature_inst``, ``ensemble``,
     ``run`` and ``seed`` (velocity seed of the run). Every MD leg streams into ``work_dir``
     (default: the zifviz cache) and resumes when the build is killed and started again.
+    ``seeds`` replaces the recipe's velocity seeds (one independent run per seed).
     """
-    repeat, seeds, pressure, n_equil, n_prod, every = TRANSITION_RECIPES[size]
+    repeat, recipe_seeds, pressure, n_equil, n_prod, every = TRANSITION_RECIPES[size]
+    seeds = recipe_seeds if seeds is None else tuple(int(s) for s in seeds)
     if work_dir is None:
         import pooch
 
@@ -283,6 +285,7 @@ def build_transition(out: Path, size: str = "demo", *, work_dir: str | os.PathLi
 MODEL_RECIPES = {
     # model name: (seed 003 network kind, coarse-graining level)
     "phases-bpsf": ("bpsf", "atomistic"),
+    "phases-soap-A": ("soap", "A"),
 }
 
 
