@@ -307,10 +307,10 @@ def _cmd_train_gpr(args, client) -> int:
     from .gpr import GPR
     from .validation import cross_validate
 
+    from .gpr import _paths as model_paths
+
     progress = show_progress(args)
-    model_json = Path(args.model).with_suffix(".json") if Path(args.model).suffix in (
-        ".npz", ".json") else Path(f"{args.model}.json")
-    _refuse_existing([model_json, model_json.with_suffix(".npz")], args.force)
+    _refuse_existing(model_paths(args.model), args.force)
     frames = FileFrames(args.files, args.format)
     args.descriptor, args.preset = "soap", "seed000"
     soap = _descriptor(args, progress)
@@ -345,11 +345,7 @@ def _cmd_train_classifier(args, client) -> int:
     from .phases import PhaseClassifier, evaluate
 
     progress = show_progress(args)
-    base = Path(args.model)
-    if base.suffix in (".npz", ".json"):
-        base = base.with_suffix("")
-    _refuse_existing([base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")],
-                     args.force)
+    _refuse_existing(PhaseClassifier._paths(args.model), args.force)
     frames = FileFrames(args.files, args.format)
     settings = {"label": args.label_key, "progress": progress, "random_state": args.seed}
     if args.epochs is not None:
@@ -381,7 +377,7 @@ def _cmd_train_classifier(args, client) -> int:
             print(f"{split} split: accuracy {row['accuracy']:.3f} ({int(row['n_test'])} test "
                   f"environments, {int(row['n_train'])} training)")
     classifier.fit(X, labels.astype(str).to_numpy())
-    npz, js = classifier.save(base)
+    npz, js = classifier.save(args.model)
     print(f"fitted on all {len(X)} environments: training accuracy "
           f"{classifier.training_['train_accuracy']:.3f}, {classifier.training_['epochs']} epochs")
     print(f"wrote {js} and {npz}", file=sys.stderr)
