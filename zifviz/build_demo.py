@@ -116,7 +116,7 @@ RELAXED_FILE = "hzif-relaxed.extxyz.gz"
 
 def build_energies(out: Path, size: str = "demo", *, relaxed: str | os.PathLike | None = "auto",
                    work_dir: str | os.PathLike | None = None, n_jobs: int = 1,
-                   progress: bool = True) -> dict:
+                   client=None, progress: bool = True) -> dict:
     """Build the ``energies`` set into ``out`` with :mod:`zifviz.hzif`; returns a summary.
 
     ``relaxed="auto"`` starts from the shipped relaxed frameworks (:data:`RELAXED_FILE` in the
@@ -124,6 +124,8 @@ def build_energies(out: Path, size: str = "demo", *, relaxed: str | os.PathLike 
     framework anew (LAMMPS cell relaxations are not reproducible run to run, so the bytes
     differ) and writes the new relaxed frameworks next to ``out``. Per-framework results
     are kept in ``work_dir`` (default: the zifviz cache), so a killed build resumes.
+    ``client``: a ``dask.distributed.Client`` builds the frameworks on its workers (they
+    write into ``work_dir``, which they must share); the same bytes as without it.
     """
     from .datasets import demo_dir
     from .frames import cache_dir
@@ -138,8 +140,8 @@ def build_energies(out: Path, size: str = "demo", *, relaxed: str | os.PathLike 
         cache_dir().parent / "hzif" / f"{size}-{tag}"
     t0 = time.perf_counter()
     # the shipped file made the shipped set: at that size, frameworks it lacks stay dropped
-    report = build_demo_set(out, size, work_dir=work, n_jobs=n_jobs, relaxed=relaxed,
-                            relax_missing=size != "demo", progress=progress)
+    report = build_demo_set(out, size, work_dir=work, n_jobs=n_jobs, client=client,
+                            relaxed=relaxed, relax_missing=size != "demo", progress=progress)
     if relaxed is None:
         write_relaxed(work, out.parent / RELAXED_FILE)
     keep = ("n_frameworks", "n_frames", "n_environments", "by_source", "duplicates",
@@ -389,6 +391,9 @@ def main(argv=None) -> int:
                              f"the shipped {RELAXED_FILE} (different bytes; slower)")
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="energies: frameworks built in parallel processes")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="energies: build the frameworks on a Dask cluster (tcp://host:port, "
+                             "a scheduler .json file, or local:N)")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="energies: folder of per-framework results; transition: folder "
                              "of the MD runs (default: the zifviz cache); a killed build "
@@ -411,9 +416,12 @@ def main(argv=None) -> int:
         path = args.out / f"{name}{suffix}.extxyz.gz"
         print(f"building {path} ...", flush=True)
         if name == "energies":
-            summary = build_energies(path, size=args.size, n_jobs=args.n_jobs,
-                                     work_dir=args.work_dir,
-                                     relaxed=None if args.from_scratch else "auto")
+            from .cli_batch import dask_client
+
+            with dask_client(args.scheduler, args.n_jobs) as client:
+                summary = build_energies(path, size=args.size, n_jobs=args.n_jobs,
+                                         work_dir=args.work_dir, client=client,
+                                         relaxed=None if args.from_scratch else "auto")
         elif name == "transition":
             summary = build_transition(path, size=args.size, work_dir=args.work_dir)
         else:
