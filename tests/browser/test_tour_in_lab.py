@@ -188,3 +188,62 @@ def test_tour_exported_page(browser, artifacts_dir, tmp_path, latencies):
         context.close()
     latencies.record("tour_export", export_s=round(export_s, 1), plots=n_plots,
                      page_bytes=len(html))
+
+
+CAMERA_CELLS = [
+    """import ipywidgets as w
+import tempfile
+from pathlib import Path
+import zifviz
+from zifviz.datasets import fetch_structure
+from zifviz.widgets import StructureViewer
+from zifviz.widgets.state import load_state, save_state
+atoms = zifviz.read(fetch_structure("widmer2019/ZIF4-FixedCell.cif"))
+viewer = StructureViewer(atoms, level="AB2", height="360px")
+viewer.layout.width = "700px"
+viewer""",
+    """out = w.Output()
+button = w.Button(description="save and reopen")
+button.add_class("t-reopen")
+def reopen(_):
+    path = save_state(viewer, Path(tempfile.mkdtemp()) / "view.json")
+    again = load_state(path)
+    again.layout.width = "700px"
+    with out:
+        display(again)
+button.on_click(reopen)
+w.VBox([button, out])""",
+]
+
+
+def test_saved_view_keeps_the_camera(open_notebook, latencies):
+    """A view turned with the mouse, saved and reopened, shows the same orientation."""
+    from conftest import write_notebook
+
+    nb = open_notebook(write_notebook("saved_camera", CAMERA_CELLS), viewport=(1200, 1100))
+    nb.run_all(timeout=120)
+    first = nb.viewer(0)
+    nb.wait_viewer_ready(first)
+    canvas = first.locator(".zifviz-ngl canvas").first
+    before, _ = nb.wait_drawn(canvas, "camera-before")
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    nb.page.mouse.move(x, y)
+    nb.page.mouse.down()
+    nb.page.mouse.move(x + 120, y + 60, steps=12)
+    nb.page.mouse.up()
+    turned, _ = nb.wait_drawn(canvas, "camera-turned")
+    assert nb.image_difference(turned, before) > 0.05
+    time.sleep(0.5)  # the orientation reaches the kernel (nglview syncs _camera_orientation)
+    nb.widget(".t-reopen button, button.t-reopen").first.click()
+    again = nb.viewer(1)
+    nb.wait_viewer_ready(again)
+    time.sleep(1.0)  # fit, then the saved orientation
+    reopened, _ = nb.wait_drawn(again.locator(".zifviz-ngl canvas").first, "camera-reopened")
+    same = nb.image_difference(reopened, turned, tolerance=48)
+    other = nb.image_difference(reopened, before, tolerance=48)
+    latencies.record("saved_camera", difference_to_turned=round(same, 4),
+                     difference_to_initial=round(other, 4))
+    # the same picture up to a pixel of shift at the outlines; the unturned view is far off
+    assert same < 0.06 and same < other / 3, (same, other)
+    nb.assert_no_console_errors()

@@ -16,7 +16,8 @@
 //        newest frame and apply it when shown;
 //   {zifviz: "colors", level, palette, serial} + buffer index u16;
 //   {zifviz: "show", level, serial, fit}, {zifviz: "highlight", level, indices},
-//   {zifviz: "focus", level, index}, {zifviz: "fit"}.
+//   {zifviz: "focus", level, index}, {zifviz: "fit"},
+//   {zifviz: "orient", matrix}: a saved camera (nglview's 16 numbers), applied after the fit.
 //
 // The level toggle buttons of the same viewer flip visibility here, without waiting for
 // the kernel; a click on an atom or bead is sent back as {zifviz: "pick", level, index, frame}.
@@ -276,6 +277,7 @@
     }
     S.shown = S.wanted;
     if (!S.fitted || S.fitPending) { S.fitPending = false; fit(); }
+    if (S.orientation) { orient(); }
     el.dataset.zifvizScene = S.shown;
     el.dataset.zifvizFrame = String(want.frame);
     el.dataset.zifvizDrawn = String(++S.serial);
@@ -283,6 +285,11 @@
   };
 
   const show = (level) => { S.wanted = level; showWanted(); };
+  const orient = () => {
+    stage.viewerControls.orient(S.orientation);
+    S.orientation = null;
+    stage.viewer.requestRender();
+  };
 
   // --- highlight, focus, picking
   const highlight = (L, indices, radius) => {
@@ -359,6 +366,10 @@
         return;
       case "fit":
         S.fitPending = true; showWanted();
+        return;
+      case "orient":
+        S.orientation = msg.matrix;
+        if (S.fitted) { orient(); }
         return;
       case "highlight":
         S.chain = S.chain.then(() => {

@@ -262,9 +262,9 @@ class StructureViewer(widgets.VBox):
         if len(camera) == 16:
             viewer.view._camera_orientation = camera
 
-            def restore(change):  # after the viewer's own first draw (which fits the view)
+            def restore(change):  # the browser applies it after its first fit of the view
                 if change["new"]:
-                    viewer.view._set_camera_orientation(camera)
+                    viewer._post({"zifviz": "orient", "matrix": camera})
             viewer.view.observe(restore, "loaded")
         return viewer
 
