@@ -281,3 +281,12 @@ def test_bad_input_is_a_zifviz_error(transition):
     # fractions without a cell: no c axis, the curve still works
     player = TransitionPlayer(frames, labels, fractions, topology=topo, growth=False)
     assert [t.name for t in player.figure.data] == [OLD, NEW]
+
+
+def test_legend_lists_the_phases_not_the_ligands(transition):
+    frames, labels, topo = transition
+    player = TransitionPlayer(frames, labels, topology=topo, growth=False)
+    player.frame = 3
+    assert player.viewer.colors.labels == [OLD, NEW]
+    assert FADED not in player.viewer.colors.label_colors
+    assert OLD in player.viewer.legend.value and NEW in player.viewer.legend.value

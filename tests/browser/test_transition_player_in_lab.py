@@ -12,6 +12,7 @@ import re
 import time
 
 from zifviz.palettes import palette_for
+from zifviz.widgets.transition_player import FADED
 
 NOTEBOOK = "notebooks/05_transition_replay.ipynb"
 PHASES = palette_for("phase")
@@ -68,6 +69,10 @@ def test_notebook05_replays_the_transition(open_notebook, latencies):
     box = player.locator(".zifviz-player-cluster input").first
     if box.is_checked():
         box.click()
+    # atomistic (the notebook's level): Zn in phase colours, the ligands pale
+    atomistic_png, _ = nb.wait_drawn(canvas, "3d-atomistic-last-frame")
+    pale = nb.color_fractions(atomistic_png, [FADED], tolerance=12)[FADED]
+    assert pale > 0.02, pale
     # the Zn only (A-only): every sphere on the canvas is a Zn in its phase colour
     viewer.locator(".zifviz-level button", has_text="A-only").first.click()
     page.wait_for_function("(el) => el.dataset.zifvizScene === 'A'", arg=ngl.element_handle())

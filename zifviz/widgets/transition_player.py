@@ -99,8 +99,12 @@ def _labelled_viewer_class():
                 return map_values(name, values, n_bins=self.n_bins, vmin=lo, vmax=hi)
             values = np.full(len(rank), "", dtype=by_rank.dtype)
             values[has] = by_rank[rank[has]]
-            return map_values(name, values, palette=self.palette,
-                              categories=self._categories.get(name))
+            mapping = map_values(name, values, palette=self.palette,
+                                 categories=self._categories.get(name))
+            if "" in mapping.labels:  # the pale ligands: not a phase of the legend
+                k = mapping.labels.index("")
+                del mapping.labels[k], mapping.label_colors[k]
+            return mapping
 
         def _range(self, level: str, name: str) -> tuple:
             if name in self._per_zn and (level, name) not in self._ranges:
