@@ -129,10 +129,11 @@ def _file_frames(frames) -> tuple[Path, list[int]] | None:
             return None
         indices = [-1]
     try:
+        stored = zifviz.Trajectory(path)  # indexed: any frame fast, in any order
         for f, i in zip(frames, indices):
-            if not _same_frame(f, zifviz.read(path, index=int(i))):
+            if not _same_frame(f, stored[int(i)]):
                 return None
-    except ZifvizError:
+    except (ZifvizError, IndexError):
         return None
     return path, [int(i) for i in indices]
 
@@ -266,7 +267,8 @@ def resolve_reference(ref: dict, folder, source: str = "state"):
             if ref.get("single"):
                 data = data[0]
         elif frames is not None:
-            data = [zifviz.read(path, index=int(i)) for i in frames]
+            stored = zifviz.Trajectory(path)
+            data = [stored[int(i)] for i in frames]
             if ref.get("single"):
                 data = data[0]
         if frames is None:
