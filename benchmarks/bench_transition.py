@@ -1,7 +1,8 @@
 """classify_trajectory: throughput on seed 003's 6x6x6 ZIF-4, SOAP overhead and Dask scaling,
 and memory along a long trajectory.
 
-Run: python benchmarks/bench_transition.py [--soap-frames 2] [--skip-soap] [--memory-frames 200]
+Run: python benchmarks/bench_transition.py [--bpsf-frames 20] [--soap-frames 2] [--memory-frames 200]
+     [--skip-soap | --only bpsf|memory|soap]
 (needs ../shared/data or ZIFVIZ_DATA_MIRROR; writes its trajectories to a temporary folder)
 
 Printed side by side in one run (the machine may be shared: compare the columns of one run):
@@ -165,25 +166,28 @@ def memory_section(zif4, folder: Path, counts=(50, 100, 200)):
     transitions.classify_trajectory(traj[:2], model, progress=False)  # warm up
 
     def peak(fn):
+        """(peak MB, MB still held with the result, result) of fn, traced."""
         gc.collect()
         tracemalloc.start()
         out = fn()
-        size = tracemalloc.get_traced_memory()[1]
+        current, top = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        return size / 1e6, out
+        return top / 1e6, current / 1e6, out
 
-    print(f"\n3. Memory, 2x2x2 ZIF-4 ({len(small):,} atoms, 128 Zn), chunks of 16 frames")
-    print(f"   {'frames':>6s}{'streamed peak MB':>18s}{'table MB':>10s}"
-          f"{'peak - 2 tables':>17s}{'all-at-once peak MB':>21s}")
+    print(f"\n3. Memory (tracemalloc), 2x2x2 ZIF-4 ({len(small):,} atoms, 128 Zn), chunks of "
+          "16 frames")
+    print(f"   {'frames':>6s}{'result MB':>11s}{'streamed: peak':>16s}{'peak - result':>15s}"
+          f"{'all at once: peak':>19s}{'peak - result':>15s}")
     for n in counts:
-        mb, labels = peak(lambda: transitions.classify_trajectory(traj[:n], model,
-                                                                  progress=False))
-        table = labels.memory_usage(deep=True).sum() / 1e6
+        top, held, labels = peak(lambda: transitions.classify_trajectory(traj[:n], model,
+                                                                          progress=False))
         del labels
-        mb_all, _ = peak(lambda: model.predict_proba(list(traj[:n]), chunk_frames=10**6))
-        print(f"   {n:6d}{mb:18.1f}{table:10.1f}{mb - 2 * table:17.1f}{mb_all:21.1f}")
-    print("   (the chunks' tables and their concatenation are both alive at the end: the "
-          "working memory is the peak minus twice the table)")
+        top_all, held_all, proba = peak(
+            lambda: model.predict_proba(list(traj[:n]), chunk_frames=10**6))
+        del proba
+        print(f"   {n:6d}{held:11.1f}{top:16.1f}{top - held:15.1f}{top_all:19.1f}"
+              f"{top_all - held_all:15.1f}")
+    print("   'peak - result': memory used on the way (frames, descriptors); flat when streamed")
 
 
 def main():
@@ -191,17 +195,20 @@ def main():
     parser.add_argument("--bpsf-frames", type=int, default=20)
     parser.add_argument("--soap-frames", type=int, default=2)
     parser.add_argument("--skip-soap", action="store_true")
+    parser.add_argument("--only", choices=["bpsf", "memory", "soap"], default=None)
     parser.add_argument("--memory-frames", type=int, default=200)
     args = parser.parse_args()
     zif4 = zifviz.read(fetch_structure("widmer2019/ZIF4-FixedCell.cif"))
     print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="bench-transition-") as tmp:
         folder = Path(tmp)
-        bpsf_section(zif4, folder, args.bpsf_frames)
-        counts = sorted({max(1, args.memory_frames // 4), max(1, args.memory_frames // 2),
-                         args.memory_frames})
-        memory_section(zif4, folder, counts)
-        if not args.skip_soap:
+        if args.only in (None, "bpsf"):
+            bpsf_section(zif4, folder, args.bpsf_frames)
+        if args.only in (None, "memory"):
+            counts = sorted({max(1, args.memory_frames // 4), max(1, args.memory_frames // 2),
+                             args.memory_frames})
+            memory_section(zif4, folder, counts)
+        if args.only == "soap" or (args.only is None and not args.skip_soap):
             soap_section(zif4, folder, args.soap_frames)
 
 

@@ -183,10 +183,11 @@ def _zn_of(source: _Source, k: int, topology) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # classify_trajectory
 # ---------------------------------------------------------------------------------------------
-def _chunk_table(model, frames: list[Atoms], positions: list[int], frame_ids: list[int],
-                 zn: np.ndarray, name: str, label: str, chunk_frames: int) -> pd.DataFrame:
-    """The rows of one chunk of frames (described and classified together)."""
-    for atoms, pos, fid in zip(frames, positions, frame_ids):
+def _classify_chunk(model, frames: list[Atoms], frame_ids: list[int], zn: np.ndarray,
+                    label: str, chunk_frames: int) -> tuple[list[int], list[float], np.ndarray]:
+    """One chunk of frames described and classified together: their frame ids, times and the
+    (n_frames * n_zn, n_classes) probabilities."""
+    for atoms, fid in zip(frames, frame_ids):
         got = np.flatnonzero(atoms.numbers == _ZN)
         if not np.array_equal(got, zn):
             raise PerceptionError(f"frame {fid} has other Zn atoms than the first frame "
@@ -199,25 +200,48 @@ def _chunk_table(model, frames: list[Atoms], positions: list[int], frame_ids: li
         if exc.source:
             raise
         raise type(exc)(f"{exc.problem} (model {_model_file(model)})", label) from None
-    n_zn = len(zn)
-    if proba.shape[0] != n_zn * len(frames):
+    if proba.shape[0] != len(zn) * len(frames):
         raise ZifvizError(f"the model gave {proba.shape[0]} rows for {len(frames)} frames of "
-                          f"{n_zn} Zn", label)
-    classes = [str(c) for c in model.classes_]
-    best = np.argmax(proba, axis=1)
+                          f"{len(zn)} Zn", label)
     times = [float(a.info.get("time", np.nan)) for a in frames]
-    table = pd.DataFrame({
-        "trajectory": name,
-        "frame": np.repeat(np.asarray(frame_ids, dtype=np.int64), n_zn),
-        "time": np.repeat(np.asarray(times, dtype=float), n_zn),
-        "zn": np.tile(zn.astype(np.int64), len(frames)),
-        "zn_rank": np.tile(np.arange(n_zn, dtype=np.int64), len(frames)),
-        "label": np.asarray(classes, dtype=object)[best],
-        "confidence": proba[np.arange(len(proba)), best],
-    })
-    for j, c in enumerate(classes):
-        table[f"p_{c}"] = proba[:, j]
-    return table
+    return list(frame_ids), times, proba
+
+
+class _Rows:
+    """The output arrays, allocated once (rows known in advance) and filled chunk by chunk,
+    so that memory holds the result and one chunk, nothing that grows twice."""
+
+    def __init__(self, n_frames: int, zn: np.ndarray, classes: list[str]):
+        self.zn, self.classes = zn, classes
+        self.frame = np.zeros(n_frames, dtype=np.int64)
+        self.time = np.full(n_frames, np.nan)
+        self.proba = np.zeros((n_frames * len(zn), len(classes)))
+        self.done = 0
+
+    def add(self, result) -> int:
+        ids, times, proba = result
+        k, n = self.done, len(ids)
+        self.frame[k:k + n] = ids
+        self.time[k:k + n] = times
+        self.proba[k * len(self.zn):(k + n) * len(self.zn)] = proba
+        self.done += n
+        return n
+
+    def table(self, name: str) -> pd.DataFrame:
+        n_zn, n_frames = len(self.zn), len(self.frame)
+        best = np.argmax(self.proba, axis=1)
+        columns = {
+            "trajectory": np.full(len(best), name, dtype=object),
+            "frame": np.repeat(self.frame, n_zn),
+            "time": np.repeat(self.time, n_zn),
+            "zn": np.tile(self.zn.astype(np.int64), n_frames),
+            "zn_rank": np.tile(np.arange(n_zn, dtype=np.int64), n_frames),
+            "label": np.asarray(self.classes, dtype=object)[best],
+            "confidence": self.proba[np.arange(len(best)), best],
+        }
+        for j, c in enumerate(self.classes):
+            columns[f"p_{c}"] = self.proba[:, j]
+        return pd.DataFrame(columns, copy=False)
 
 
 def _model_file(model) -> str:
@@ -225,14 +249,13 @@ def _model_file(model) -> str:
 
 
 def _worker_chunk(model, source_state: dict, positions: list[int], zn: np.ndarray,
-                  chunk_frames: int) -> pd.DataFrame:
+                  chunk_frames: int):
     """One chunk on a Dask worker: reopen the file (or take the frames sent) and classify."""
     source = _Source.__new__(_Source)
     source.__dict__.update(source_state)
     frames = [source.atoms(k) for k in positions]
     ids = [source.frame_index(k, a) for k, a in zip(positions, frames)]
-    return _chunk_table(model, frames, positions, ids, zn, source.name, source.label,
-                        chunk_frames)
+    return _classify_chunk(model, frames, ids, zn, source.label, chunk_frames)
 
 
 def classify_trajectory(trajectory, model, *, start: int = 0, stop: int | None = None,
@@ -290,56 +313,52 @@ def classify_trajectory(trajectory, model, *, start: int = 0, stop: int | None =
     else:
         zn = _zn_of(source, positions[0], None)
     chunks = [positions[i:i + chunk_frames] for i in range(0, len(positions), chunk_frames)]
-    tables: list[pd.DataFrame] = []
+    rows = _Rows(len(positions), zn, [str(c) for c in model.classes_])
     with tqdm(total=len(positions), desc=f"classify {source.name}", unit="frame",
               disable=not progress, leave=False) as bar:
         if client is None:
             for chunk in chunks:
                 frames = [source.atoms(k) for k in chunk]
                 ids = [source.frame_index(k, a) for k, a in zip(chunk, frames)]
-                tables.append(_chunk_table(model, frames, chunk, ids, zn, source.name,
-                                           source.label, chunk_frames))
+                bar.update(rows.add(_classify_chunk(model, frames, ids, zn, source.label,
+                                                    chunk_frames)))
                 del frames  # before the next chunk is read: one chunk in memory
-                bar.update(len(chunk))
         else:
-            tables = _on_client(client, model, source, chunks, zn, chunk_frames, bar)
-    return pd.concat(tables, ignore_index=True)
+            _on_client(client, model, source, chunks, zn, chunk_frames, rows, bar)
+    return rows.table(source.name)
 
 
-def _on_client(client, model, source: _Source, chunks, zn, chunk_frames, bar):
+def _on_client(client, model, source: _Source, chunks, zn, chunk_frames, rows: _Rows,
+               bar) -> None:
     """Chunks classified on a Dask cluster, a bounded number in flight, results in order."""
     state = dict(source.__dict__)
     state.pop("_frame_map", None)
     [model_future] = client.scatter([model], broadcast=True, hash=False)
     in_flight = _TASKS_PER_WORKER * max(1, sum(client.nthreads().values()))
     futures: deque = deque()
-    tables: list[pd.DataFrame] = []
 
     def collect():
-        n, future = futures.popleft()
-        tables.append(future.result())
-        bar.update(n)
+        bar.update(rows.add(futures.popleft().result()))
 
     for chunk in chunks:
         if source.sequence is not None:  # frames in memory travel with their chunk
-            futures.append((len(chunk), client.submit(
+            futures.append(client.submit(
                 _worker_sequence_chunk, model_future, [source.atoms(k) for k in chunk], chunk,
-                zn, source.name, source.label, chunk_frames, pure=False)))
+                zn, source.label, chunk_frames, pure=False))
         else:
-            futures.append((len(chunk), client.submit(
-                _worker_chunk, model_future, state, chunk, zn, chunk_frames, pure=False)))
+            futures.append(client.submit(
+                _worker_chunk, model_future, state, chunk, zn, chunk_frames, pure=False))
         if len(futures) >= in_flight:
             collect()
     while futures:
         collect()
-    return tables
 
 
 def _worker_sequence_chunk(model, frames: list[Atoms], positions: list[int], zn: np.ndarray,
-                           name: str, label: str, chunk_frames: int) -> pd.DataFrame:
+                           label: str, chunk_frames: int):
     """A chunk of in-memory frames on a Dask worker (frame ids as in the serial path)."""
     ids = [int(a.info.get("frame", k)) for a, k in zip(frames, positions)]
-    return _chunk_table(model, frames, positions, ids, zn, name, label, chunk_frames)
+    return _classify_chunk(model, frames, ids, zn, label, chunk_frames)
 
 
 # ---------------------------------------------------------------------------------------------
