@@ -83,7 +83,7 @@ def _load_model(model):
 class _Source:
     """Random access to the frames of a trajectory, with what a Dask worker needs to reopen it.
 
-    ``frames`` holds each frame's index in its file; ``atoms(k)`` builds the k-th frame.
+    ``file_frames`` holds each frame's index in its file; ``atoms(k)`` builds the k-th frame.
     """
 
     def __init__(self, trajectory, name: str | None):
@@ -150,20 +150,20 @@ class _Source:
         """Cell of the frame whose index in the file is ``frame``."""
         if self.sequence is None:
             return np.asarray(self.trajectory.cell(int(frame)))
-        return np.asarray(self._by_frame()[int(frame)].cell.array)
+        return np.asarray(self.frame_atoms(frame).cell.array)
 
     def frame_atoms(self, frame: int) -> Atoms:
         """The frame whose index in the file (``frame`` column) is ``frame``."""
         if self.sequence is None:
             return self.trajectory[int(frame)]
-        return self._by_frame()[int(frame)]
+        return self.atoms(self._positions()[int(frame)])
 
-    def _by_frame(self) -> dict:
+    def _positions(self) -> dict:
+        """frame id -> position in the sequence (one pass, frames not kept)."""
         if not hasattr(self, "_frame_map"):
             self._frame_map = {}
             for k in range(len(self.sequence)):
-                atoms = self.atoms(k)
-                self._frame_map.setdefault(self.frame_index(k, atoms), atoms)
+                self._frame_map.setdefault(self.frame_index(k, self.atoms(k)), k)
         return self._frame_map
 
 
