@@ -135,3 +135,17 @@ def test_data_build_byte_for_byte(client, tmp_path):
                          relaxed=relaxed, client=client, progress=False)
     assert on_dask.read_bytes() == serial.read_bytes()
     assert len(list(zifviz.iread(on_dask))) > 2
+
+
+def test_data_build_time_limit_holds_on_workers(client, tmp_path):
+    """Each framework runs in a fresh process on the worker, where the time limit (a signal in
+    the main thread) works: a framework over it is dropped, as in a local build."""
+    import json
+
+    from zifviz import hzif
+
+    fws = hzif.frameworks("smoke")[0][:1]
+    hzif.build(tmp_path / "b", "smoke", inputs=fws, client=client, max_seconds=0.01,
+               progress=False)
+    summary = json.loads((tmp_path / "b" / "frameworks" / f"{fws[0].code}.json").read_text())
+    assert summary["status"] == "dropped" and "took longer" in summary["reason"]

@@ -526,6 +526,37 @@ def _run_one(fw: Framework, settings: dict, folder: str, max_seconds: float | No
     return summary
 
 
+def _run_one_isolated(fw: Framework, settings: dict, folder: str,
+                      max_seconds: float | None = None) -> dict:
+    """:func:`_run_one` in a fresh Python process, for executors whose workers are reused
+    (a Dask worker): LAMMPS's last digits depend on what the process computed before, and the
+    time limit needs a main thread. A subprocess, because a Dask worker (a daemon process)
+    may not start multiprocessing children."""
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".job-") as tmp:
+        job = Path(tmp) / "job.pickle"  # a transient hand-over to the child, never kept
+        job.write_bytes(pickle.dumps((fw, settings, folder, max_seconds)))
+        run = subprocess.run([sys.executable, "-c", "import sys; from zifviz.hzif import "
+                              "_run_job; _run_job(sys.argv[1])", str(job)],
+                             capture_output=True, text=True)
+    if run.returncode != 0:
+        last = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
+        raise ZifvizError(f"building {fw.code} failed in its own process: {last}", folder)
+    return json.loads((Path(folder) / f"{_safe(fw.code)}.json").read_text())
+
+
+def _run_job(path: str) -> None:
+    """The child side of :func:`_run_one_isolated`."""
+    import pickle
+
+    fw, settings, folder, max_seconds = pickle.loads(Path(path).read_bytes())
+    _run_one(fw, settings, folder, max_seconds)
+
+
 def _settings(size: str, n_batches: int | None, seed: int, fmax: float, max_steps: int) -> dict:
     spec = SIZES[size]
     return {"size": size, "n_batches": spec["n_batches"] if n_batches is None else n_batches,
@@ -546,7 +577,9 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
     finishes, then :func:`assemble` writes ``out/energies.extxyz.gz`` (returned) and
     ``out/report.json``. ``resume=True`` skips frameworks already done (the settings must be
     the same); without it an existing build is refused. ``n_jobs`` processes work in
-    parallel, or ``client`` (a Dask ``Client`` or any object with ``submit``) runs them.
+    parallel, or ``client`` (a Dask ``Client`` or any object with ``submit``) runs them,
+    each framework in a fresh process started by the worker (so the folder must be one the
+    workers share).
     ``inputs`` replaces the frameworks of ``size`` (see :func:`frameworks`). A framework
     taking longer than ``max_seconds`` (e.g. a relaxation crawling for half an hour) is
     dropped with that reason; the limit is not part of the settings compared on resume.
@@ -614,8 +647,10 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
                 own = executor = ProcessPoolExecutor(
                     max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"),
                     max_tasks_per_child=1)
+            # a given executor's workers are reused: each framework in a fresh process there
+            run = _run_one if own is not None else _run_one_isolated
             try:
-                futures = [executor.submit(_run_one, fw, settings, str(folder), max_seconds)
+                futures = [executor.submit(run, fw, settings, str(folder), max_seconds)
                            for fw in todo]
                 for fut in futures:
                     s = fut.result()
