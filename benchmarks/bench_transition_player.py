@@ -30,7 +30,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,7 +74,8 @@ for k in range(n_frames):
     new[order[:int(topo.n_zn * k / (n_frames - 1))]] = True
     p = np.where(new, 0.9, 0.1)
     tables.append(pd.DataFrame({{"trajectory": "bench", "frame": k, "time": 0.05 * k,
-        "zn": topo.zn, "zn_rank": np.arange(topo.n_zn), "label": np.where(new, "ZIF-4-cp-II", "ZIF-4"),
+        "zn": topo.zn, "zn_rank": np.arange(topo.n_zn),
+        "label": np.where(new, "ZIF-4-cp-II", "ZIF-4"),
         "confidence": np.maximum(p, 1 - p), "p_ZIF-4": 1 - p, "p_ZIF-4-cp-II": p}}))
     clusters.append({{"trajectory": "bench", "frame": k, "cluster": 0, "size": int(new.sum()),
                      "zn_ranks": tuple(np.flatnonzero(new).tolist())}})
@@ -143,7 +143,8 @@ def marker_step(nb: NotebookPage, player, timeout: float) -> float | None:
     handle.scroll_into_view_if_needed()
     return nb.page.evaluate(
         """async ([plot, handle, timeout]) => {
-            const x0 = () => (plot.layout.shapes && plot.layout.shapes[0]) ? plot.layout.shapes[0].x0 : null;
+            const x0 = () => (plot.layout.shapes && plot.layout.shapes[0])
+                ? plot.layout.shapes[0].x0 : null;
             const start = x0();
             const t0 = performance.now();
             handle.focus();
