@@ -271,7 +271,7 @@ def test_classify_writes_labelled_frames_and_fractions(phase_file, phase_model, 
     # the first four frames of the file are one ZIF-4 run (one structure)
     assert main(["classify", phase_file, "--stop", "4", "--model", str(phase_model),
                  "--out", str(out), "--fractions", str(fractions), "--labels", str(labels),
-                 "-q"]) == 0
+                 "-q", "--n-jobs", "2"]) == 0  # two local Dask workers
     assert "4 frames, 64 Zn environments classified" in capsys.readouterr().out
     from zifviz.phases import PhaseClassifier
 

@@ -451,13 +451,24 @@ _COMMANDS = {"describe": _cmd_describe, "train-gpr": _cmd_train_gpr,
              "classify": _cmd_classify}
 
 
+def _has_process_pool(args) -> bool:
+    """Whether the command's long loop has local worker processes of its own (SOAP, grid)."""
+    if args.command in ("grid", "train-gpr"):
+        return True
+    return args.command in ("describe", "train-classifier") and args.descriptor == "soap"
+
+
 def run_batch(args) -> int:
     """Run one batch command (inside :func:`zifviz.cli.main`'s error handling)."""
     from .errors import ZifvizError
 
-    if getattr(args, "n_jobs", 1) == 0:
+    if args.n_jobs == 0:
         raise ZifvizError("--n-jobs must not be 0 (1: this process, -1: all cores)")
-    with dask_client(args.scheduler, args.n_jobs) as client:
+    n_jobs = args.n_jobs if args.n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + args.n_jobs)
+    address = args.scheduler
+    if address is None and n_jobs > 1 and not _has_process_pool(args):
+        address = f"local:{n_jobs}"  # BPSF and classify spread work only through Dask
+    with dask_client(address, n_jobs) as client:
         try:
             return _COMMANDS[args.command](args, client)
         except KeyboardInterrupt:
@@ -494,7 +505,8 @@ def _common(p: argparse.ArgumentParser, *, files: bool = True) -> None:
                             "...; .gz too); frames in the order given")
     p.add_argument("--format", help="ASE format of the files, if their extension does not tell")
     p.add_argument("--n-jobs", type=int, default=1, metavar="N",
-                   help="worker processes on this machine (default 1; -1: all cores)")
+                   help="worker processes on this machine (default 1; -1: all cores); for "
+                        "BPSF and classify a local Dask cluster of N workers")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a Dask cluster: a scheduler address (tcp://host:8786), a "
                         "scheduler file (.json) or local:N (N local worker processes)")
