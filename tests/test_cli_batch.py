@@ -301,3 +301,30 @@ def test_classify_a_trajectory_of_many_structures_exits_2(phase_file, phase_mode
                  str(tmp_path / "l.extxyz"), "-q"]) == 2
     _one_line_error(capsys, phase_file, "one structure")
     assert not (tmp_path / "l.extxyz").exists()
+
+
+def test_grid_interrupted_keeps_points_and_continues(energy_files, tmp_path, capsys,
+                                                     monkeypatch):
+    import zifviz.gridsearch as gridsearch
+
+    out = tmp_path / "grid.csv"
+    argv = ["grid", *energy_files, "--level", "A", "--r-cut", "4,6", "--sigma", "0.5",
+            *SMALL_SOAP, "--cv", "3", "--out", str(out), "-q"]
+    real, calls = gridsearch._evaluate, []
+
+    def interrupted(*args, **kwargs):  # Ctrl-C while the second point is computed
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gridsearch, "_evaluate", interrupted)
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert str(out) in err and "same command" in err
+    assert len(pd.read_csv(out)) == 1
+    calls.clear()
+    monkeypatch.setattr(gridsearch, "_evaluate", lambda *a, **k: (calls.append(a[0]),
+                                                                  real(*a, **k))[1])
+    assert main(argv) == 0
+    assert len(calls) == 1 and len(pd.read_csv(out)) == 2  # only the missing point computed

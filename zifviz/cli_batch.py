@@ -472,7 +472,9 @@ def run_batch(args) -> int:
         try:
             return _COMMANDS[args.command](args, client)
         except KeyboardInterrupt:
-            print(f"zifviz {args.command}: interrupted", file=sys.stderr)
+            kept = (f"; finished points are kept in {args.out} (run the same command to "
+                    "continue)" if args.command == "grid" and Path(args.out).exists() else "")
+            print(f"zifviz {args.command}: interrupted{kept}", file=sys.stderr)
             return 130
 
 
