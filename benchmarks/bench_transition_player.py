@@ -127,13 +127,14 @@ def frame_steps(nb: NotebookPage, viewer, name: str, n: int, timeout: float) -> 
     canvas = viewer.locator(".zifviz-ngl canvas").first
     nb.wait_drawn(canvas, f"{name}-first", timeout=timeout)
     handle = viewer.locator(".zifviz-frame .noUi-handle").first
-    out = []
+    out, parts = [], []
     for _ in range(n):
         t = nb.click_and_time_redraw(handle, canvas, marker=ngl, timeout=timeout,
                                      key="ArrowRight", settle=0.6)
         out.append(t["complete"])
+        parts.append({k: t[k] for k in ("received", "built", "complete")})
     nb.screenshot(viewer, f"{name}-after-steps")
-    return out
+    return out, parts
 
 
 def marker_step(nb: NotebookPage, player, timeout: float) -> float | None:
@@ -216,11 +217,12 @@ def main(argv=None):
             views = {"viewer": nb.viewer(0),
                      "player": players.nth(0).locator(".zifviz-structure-viewer").first,
                      "player+cluster": players.nth(1).locator(".zifviz-structure-viewer").first}
-            steps = {}
+            steps, parts = {}, {}
             for key in WIDGETS:
-                steps[key] = frame_steps(nb, views[key], key.replace("+", "-"),
-                                         args.steps, args.timeout)
+                steps[key], parts[key] = frame_steps(nb, views[key], key.replace("+", "-"),
+                                                     args.steps, args.timeout)
             result["frame_step_s"] = steps
+            result["frame_step_parts_s"] = parts  # message received, frame built, drawn
             nb.page.locator(".jp-NotebookPanel .t-steps").first.click()
             result["python_step_s"] = json.loads(nb.page.locator(
                 ".jp-NotebookPanel .t-steps-json").first.inner_text(timeout=20_000))
@@ -244,6 +246,11 @@ def main(argv=None):
         ratio = f"{med / base:8.2f}" if med and base else f"{'-':>8}"
         fmt = lambda v: f"{v:8.3f}" if v is not None else f"{'-':>8}"  # noqa: E731
         print(f"{key:>22} {fmt(med)} {fmt(_worst(values))} {ratio} {TARGET_STEP_S:7.2f}")
+    for key in WIDGETS:
+        received = _median([p["received"] for p in result["frame_step_parts_s"][key]])
+        if received is not None:
+            print(f"{key:>22}: message in the page after {received:.3f} s (median; the rest "
+                  "is drawing)")
     print("python side of the last step (s):",
           {k: round(v, 4) for k, v in result["python_step_s"].items()})
     print("marker moved on the curve after (s):",

@@ -290,3 +290,34 @@ def test_legend_lists_the_phases_not_the_ligands(transition):
     assert player.viewer.colors.labels == [OLD, NEW]
     assert FADED not in player.viewer.colors.label_colors
     assert OLD in player.viewer.legend.value and NEW in player.viewer.legend.value
+
+
+def test_largest_cluster_on_demand_matches_cluster_growth(transition):
+    from zifviz import growth
+
+    frames, labels, topo = transition
+    player = TransitionPlayer(frames, labels, topology=topo)  # growth=None: zifviz.growth
+    assert player.cluster_toggle.value
+    table = growth.cluster_growth(frames, labels, NEW, topology=topo, progress=False)
+    for k in range(N_FRAMES):
+        player.frame = k
+        want = tuple(growth.largest_cluster(table, k).tolist())
+        assert player.largest_cluster() == want
+    assert len(player.largest_cluster(N_FRAMES - 1)) == topo.n_zn  # all new at the end
+
+
+def test_player_on_the_shipped_transition_and_model():
+    from zifviz import datasets, transitions
+
+    traj = datasets.load_demo("transition")
+    labels = transitions.classify_trajectory(traj, datasets.demo_model_path("phases-bpsf"),
+                                             start=len(traj) - 3, progress=False)
+    player = TransitionPlayer(traj, labels, level="A", growth=False)
+    assert player.n_frames == 3 and list(player.frame_ids) == list(range(len(traj) - 3,
+                                                                          len(traj)))
+    colors = palette_for("phase")
+    for k in range(3):
+        player.frame = k
+        want = [colors[p] for p in player.frame_labels()["label"]]
+        assert player.viewer.colors.hex == want
+    assert player.x_title == "time (ps)" and "c = " in player.info.value
