@@ -31,7 +31,15 @@ makes the large sets (not shipped). How each set is made:
     strongly distorted but fully bonded network, not a liquid whose Zn–N bonds break and
     re-form. Phases are balanced by the number of Zn environments per phase and source.
 
-Both sets are gzip-compressed extxyz, written atomically with reproducible gzip headers (no
+``transition`` (seed 003's task: replay a transition, every Zn classified)
+    ZIF-4 (2x2x2, relaxed with MOF-FF) in NPT at 300 K after a pressure step to 200 MPa
+    (:func:`build_transition`; the MD resumes from ``--work-dir`` when killed).
+
+``model`` (``data/models/phases-bpsf.{npz,json}``)
+    Seed 003's symmetry-function classifier trained on the whole ``phases`` set
+    (:func:`build_model`; deterministic).
+
+The sets are gzip-compressed extxyz, written atomically with reproducible gzip headers (no
 file name, no time stamp); ``MANIFEST.json`` records sizes and SHA-256. ``--out`` names the
 folder; it defaults to the checkout's ``data/`` only when zifviz runs from a checkout (an
 installed zifviz needs ``--out``), and never points into an installed package.
@@ -287,7 +295,6 @@ def build_transition(out: Path, size: str = "demo", *, work_dir: str | os.PathLi
 MODEL_RECIPES = {
     # model name: (seed 003 network kind, coarse-graining level)
     "phases-bpsf": ("bpsf", "atomistic"),
-    "phases-soap-A": ("soap", "A"),
 }
 
 
