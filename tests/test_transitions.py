@@ -246,3 +246,21 @@ def test_shipped_transition_loads_offline_and_matches_manifest():
     long_first = np.linalg.norm(first, axis=1)
     assert long_first.argmax() == 2  # ZIF-4's long axis is c
     assert np.linalg.norm(last[2]) < long_first[2] - 2.0  # ... and it collapses
+
+
+def test_build_transition_smoke_recipe_resumes(tmp_path):
+    from zifviz.build_demo import TRANSITION_RECIPES, build_transition
+
+    out, work = tmp_path / "t.extxyz.gz", tmp_path / "work"
+    summary = build_transition(out, "smoke", work_dir=work, progress=False)
+    repeat, seeds, pressure, n_equil, n_prod, every = TRANSITION_RECIPES["smoke"]
+    traj = zifviz.Trajectory(out)
+    assert len(traj) == n_prod // every + 1 == summary["runs"][0]["frames"]
+    info = traj.frame_info
+    assert (info["pressure"] == pressure).all() and (info["seed"] == seeds[0]).all()
+    np.testing.assert_allclose(info["time"], np.arange(len(traj)) * every * 0.5e-3)
+    assert np.linalg.norm(traj.cell(0), axis=1).argmax() == 2  # long axis relabelled c
+    zifviz.perceive(traj[len(traj) - 1])  # still a ZIF after the relabelling
+    first = _sha256(out)
+    build_transition(out, "smoke", work_dir=work, progress=False)  # resumes: nothing to run
+    assert _sha256(out) == first

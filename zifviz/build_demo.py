@@ -211,7 +211,7 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1,
 TRANSITION_RECIPES = {
     # size: (supercell repeat, runs (velocity seeds), pressure MPa, equilibration steps at
     #        0.1 MPa, production steps at the pressure, frame every ... steps)
-    "smoke": ((1, 1, 1), (1,), 600.0, 200, 400, 100),
+    "smoke": ((1, 1, 1), (1,), 600.0, 100, 200, 50),
     "demo": ((2, 2, 2), (1,), 200.0, 1000, 8000, 100),
     "full": ((3, 3, 3), (1, 2, 3), 200.0, 2000, 12000, 100),
 }
