@@ -2,7 +2,8 @@
 Chromium): every cell runs; the 3D views draw and the level toggle changes the picture; both
 grid explorers draw and a click on a point of the quick grid shows its parity plot; the t-SNE
 map draws in the phase colours, shows the notebook's selection in 3D and answers a click; the
-view saved and loaded again draws. Then the tour exported to a static page
+transition player draws and its last frame differs from its first; the view saved and loaded
+again draws. Then the tour exported to a static page
 (zifviz.export.export_html) opened in Chromium: every plot drawn, no widget placeholders.
 
 Screenshots: test-artifacts/browser/test_tour_*.png
@@ -64,6 +65,7 @@ def test_tour(open_notebook, latencies):
 
     # --- the paper's grids and the quick grid: three panels each, in colour
     grids = page.locator(".jp-NotebookPanel .zifviz-grid-explorer")
+    grids.nth(1).wait_for(state="attached", timeout=60_000)  # plotly's views render async
     assert grids.count() == 2
     for k, name in enumerate(("paper-grid", "quick-grid")):
         fig = grids.nth(k)
@@ -131,8 +133,28 @@ def test_tour(open_notebook, latencies):
                                    "map-3d-clicked")
     nb.screenshot(explorer, "explorer")
 
-    # --- 4 · the view saved and loaded again draws, at the saved level
-    again = nb.viewer(3)
+    # --- 4 · the transition player: drawn, and stepping to the last frame changes the picture
+    player = nb.widget(".zifviz-transition-player")
+    player.scroll_into_view_if_needed()
+    player_viewer = player.locator(".zifviz-structure-viewer").first
+    player_ngl = nb.wait_viewer_ready(player_viewer)
+    player_canvas = player_viewer.locator(".zifviz-ngl canvas").first
+    box = player.locator(".zifviz-player-cluster input").first
+    if box.is_checked():
+        box.click()  # the phase colours only, no gold cluster over them
+    first_png, stats = nb.wait_drawn(player_canvas, "player-first-frame")
+    assert stats["drawn_fraction"] > 0.02, stats
+    handle = player_viewer.locator(".zifviz-frame .noUi-handle").first
+    n_last = int(float(handle.get_attribute("aria-valuemax") or 0))
+    assert n_last > 5, n_last
+    step_s = nb.press_and_time_frame(player_viewer, "End", handle, n_last)
+    last_png, _ = nb.wait_drawn(player_canvas, "player-last-frame")
+    assert nb.image_difference(last_png, first_png) > 0.01
+    assert nb.viewer_state(player_viewer)["zifvizScene"] == "A"
+    nb.screenshot(player, "player")
+
+    # --- 5 · the view saved and loaded again draws, at the saved level
+    again = nb.viewer(4)
     nb.wait_viewer_ready(again)
     png_again, stats = nb.wait_drawn(again.locator(".zifviz-ngl canvas").first, "reloaded")
     assert stats["drawn_fraction"] > 0.05, stats
@@ -144,7 +166,8 @@ def test_tour(open_notebook, latencies):
                      toggle_a_only_s=toggles["A-only"]["complete"],
                      toggle_ab2_s=toggles["AB2"]["complete"],
                      grid_click_to_parity_s=round(click_parity_s, 2),
-                     map_click_to_python_s=round(click_map_s, 2))
+                     map_click_to_python_s=round(click_map_s, 2),
+                     player_jump_to_last_s=round(step_s, 2))
     nb.assert_no_console_errors()
 
 
@@ -158,7 +181,8 @@ def test_tour_exported_page(browser, artifacts_dir, tmp_path, latencies):
     export_s = time.monotonic() - t0
     html = out.read_text(encoding="utf-8")
     n_plots = html.count("Plotly.newPlot(")
-    assert n_plots >= 6, n_plots  # 2 grids, map, 4 viewer snapshots (one inside the explorer)
+    # 2 grids, the map, the player's curve, 5 viewer snapshots (in the explorer and player too)
+    assert n_plots >= 9, n_plots
     assert "Loading widget" not in html and "application/vnd.jupyter.widget-view" not in html
 
     context = browser.new_context(viewport={"width": 1300, "height": 1000})
