@@ -157,6 +157,12 @@ def test_colour_by_confidence(transition):
     player = TransitionPlayer(frames, labels, topology=topo, growth=False, level="A",
                               color_by="confidence")
     assert player.color_by == "confidence" and player.viewer.colors.kind == "continuous"
+    player.level = "atomistic"  # the ligands pale here too, the Zn on the confidence scale
+    colors = player.viewer.colors
+    hexes = np.asarray(colors.hex)
+    assert set(hexes[np.setdiff1d(np.arange(len(frames[0])), topo.zn)]) == {FADED}
+    assert set(hexes[topo.zn]) <= set(colors.bin_colors) and not colors.has_nan
+    assert (colors.vmin, colors.vmax) == (0.7, 0.8)  # the labels' range, every frame
     player.color_by = "phase"
     assert player.viewer.color_by == "phase" and player.viewer.colors.kind == "categorical"
     with pytest.raises(ZifvizError):

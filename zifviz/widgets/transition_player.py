@@ -96,7 +96,11 @@ def _labelled_viewer_class():
                 values = np.full(len(rank), np.nan)
                 values[has] = by_rank[rank[has]]
                 lo, hi = self._range(level, name)
-                return map_values(name, values, n_bins=self.n_bins, vmin=lo, vmax=hi)
+                mapping = map_values(name, values, n_bins=self.n_bins, vmin=lo, vmax=hi)
+                if mapping.has_nan and np.isfinite(values[has]).all():
+                    mapping.palette[-1] = FADED  # "no value" = the ligands: pale, no legend
+                    mapping.has_nan = False
+                return mapping
             values = np.full(len(rank), "", dtype=by_rank.dtype)
             values[has] = by_rank[rank[has]]
             mapping = map_values(name, values, palette=self.palette,
