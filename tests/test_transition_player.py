@@ -184,6 +184,8 @@ def test_speed_and_play_traits(transition):
     assert not player.play.playing
     with pytest.raises(ZifvizError):
         player.speed = 0
+    player.speed = 100  # the slider's top: 30 frames/s
+    assert player.speed == 30 and player.play.interval == 33
     assert player.play.max == N_FRAMES - 1
 
 

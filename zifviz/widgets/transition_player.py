@@ -38,8 +38,10 @@ import pandas as pd
 
 from ..errors import ZifvizError
 from ..palettes import palette_for
+from .colors import map_values
+from .viewer import StructureViewer
 
-__all__ = ["TransitionPlayer", "FADED", "COLOR_ARRAYS"]
+__all__ = ["TransitionPlayer", "LabelledViewer", "FADED", "COLOR_ARRAYS"]
 
 #: colour of the ligand atoms and B beads (no phase) in the player: pale, so the Zn stand out
 FADED = "#e4e4e4"
@@ -72,53 +74,52 @@ def _one_trajectory(table: pd.DataFrame, what: str, name=None) -> pd.DataFrame:
     return table
 
 
-def _labelled_viewer_class():
-    from .colors import map_values
-    from .viewer import StructureViewer
+class LabelledViewer(StructureViewer):
+    """A StructureViewer whose ``phase`` / ``phase_confidence`` colours are read from the
+    labels by Zn rank (the viewer's items know their Zn rank at every level), instead of
+    from a coarse-grained copy of each frame: a frame step then costs the positions only.
+    Other colourings are the viewer's own.
 
-    class LabelledViewer(StructureViewer):
-        """A StructureViewer whose ``phase`` / ``phase_confidence`` colours are read from the
-        labels by Zn rank (the viewer's items know their Zn rank at every level), instead of
-        from a coarse-grained copy of each frame: a frame step then costs the positions only.
-        Other colourings are the viewer's own."""
+    ``per_zn``: array name -> function of the frame position giving one value per Zn rank
+    (``None`` instead of a position: every value of the trajectory, for the colour range);
+    the other arguments are :class:`~zifviz.widgets.StructureViewer`'s.
+    """
 
-        def __init__(self, frames, per_zn, **kwargs):
-            self._per_zn = per_zn  # array name -> (frame position -> values by Zn rank)
-            super().__init__(frames, **kwargs)
+    def __init__(self, frames, per_zn, **kwargs):
+        self._per_zn = per_zn  # array name -> (frame position -> values by Zn rank)
+        super().__init__(frames, **kwargs)
 
-        def _compute_mapping(self, frame: int, level: str, name: str):
-            if name not in self._per_zn:
-                return super()._compute_mapping(frame, level, name)
-            by_rank = self._per_zn[name](frame)
-            rank = self.scene.static(level, frame).zn
-            has = (rank >= 0) & (rank < len(by_rank))
-            if by_rank.dtype.kind == "f":
-                values = np.full(len(rank), np.nan)
-                values[has] = by_rank[rank[has]]
-                lo, hi = self._range(level, name)
-                mapping = map_values(name, values, n_bins=self.n_bins, vmin=lo, vmax=hi)
-                if mapping.has_nan and np.isfinite(values[has]).all():
-                    mapping.palette[-1] = FADED  # "no value" = the ligands: pale, no legend
-                    mapping.has_nan = False
-                return mapping
-            values = np.full(len(rank), "", dtype=by_rank.dtype)
+    def _compute_mapping(self, frame: int, level: str, name: str):
+        if name not in self._per_zn:
+            return super()._compute_mapping(frame, level, name)
+        by_rank = self._per_zn[name](frame)
+        rank = self.scene.static(level, frame).zn
+        has = (rank >= 0) & (rank < len(by_rank))
+        if by_rank.dtype.kind == "f":
+            values = np.full(len(rank), np.nan)
             values[has] = by_rank[rank[has]]
-            mapping = map_values(name, values, palette=self.palette,
-                                 categories=self._categories.get(name))
-            if "" in mapping.labels:  # the pale ligands: not a phase of the legend
-                k = mapping.labels.index("")
-                del mapping.labels[k], mapping.label_colors[k]
+            lo, hi = self._range(level, name)
+            mapping = map_values(name, values, n_bins=self.n_bins, vmin=lo, vmax=hi)
+            if mapping.has_nan and np.isfinite(values[has]).all():
+                mapping.palette[-1] = FADED  # "no value" = the ligands: pale, no legend
+                mapping.has_nan = False
             return mapping
+        values = np.full(len(rank), "", dtype=by_rank.dtype)
+        values[has] = by_rank[rank[has]]
+        mapping = map_values(name, values, palette=self.palette,
+                             categories=self._categories.get(name))
+        if "" in mapping.labels:  # the pale ligands: not a phase of the legend
+            k = mapping.labels.index("")
+            del mapping.labels[k], mapping.label_colors[k]
+        return mapping
 
-        def _range(self, level: str, name: str) -> tuple:
-            if name in self._per_zn and (level, name) not in self._ranges:
-                v = self._per_zn[name](None)  # every value of the trajectory
-                v = v[np.isfinite(v)]
-                self._ranges[(level, name)] = ((float(v.min()), float(v.max())) if len(v)
-                                               else (None, None))
-            return super()._range(level, name)
-
-    return LabelledViewer
+    def _range(self, level: str, name: str) -> tuple:
+        if name in self._per_zn and (level, name) not in self._ranges:
+            v = self._per_zn[name](None)  # every value of the trajectory
+            v = v[np.isfinite(v)]
+            self._ranges[(level, name)] = ((float(v.min()), float(v.max())) if len(v)
+                                           else (None, None))
+        return super()._range(level, name)
 
 
 class TransitionPlayer(widgets.VBox):
@@ -163,7 +164,7 @@ class TransitionPlayer(widgets.VBox):
     trajectory_name:
         Which trajectory of ``labels`` / ``fractions`` to show when they hold several.
     speed:
-        Frames per second while playing.
+        Frames per second while playing (0.5 to 30; the speed slider).
     height:
         CSS height of the 3D view; ``plot_height``, ``plot_width``: pixels of the plots.
 
@@ -225,7 +226,7 @@ class TransitionPlayer(widgets.VBox):
                               f"labels ({self.classes})")
 
         # the 3D view: phase colours fixed for every frame, ligands pale
-        self.viewer = _labelled_viewer_class()(
+        self.viewer = LabelledViewer(
             self.frames, self._per_zn_arrays(), topology=topology, level=level,
             color_by="phase", height=height, palette={**self.colors, "": FADED},
             categories=[*self.classes, ""])
@@ -467,8 +468,8 @@ class TransitionPlayer(widgets.VBox):
 
     @speed.setter
     def speed(self, value: float):
-        self.play.interval = self._interval(value)
-        self.speed_slider.value = float(value)
+        self._interval(value)  # refuses a speed that is not positive
+        self.speed_slider.value = float(value)  # 0.5 to 30; the Play interval follows
 
     @property
     def level(self) -> str:
