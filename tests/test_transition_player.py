@@ -314,8 +314,11 @@ def test_largest_cluster_on_demand_matches_cluster_growth(transition):
     assert len(player.largest_cluster(N_FRAMES - 1)) == topo.n_zn  # all new at the end
 
 
-def test_player_on_the_shipped_transition_and_model():
+def test_player_on_the_shipped_transition_and_model(tmp_path):
+    import json
+
     from zifviz import datasets, transitions
+    from zifviz.widgets.state import load_state, save_state
 
     traj = datasets.load_demo("transition")
     labels = transitions.classify_trajectory(traj, datasets.demo_model_path("phases-bpsf"),
@@ -329,3 +332,28 @@ def test_player_on_the_shipped_transition_and_model():
         want = [colors[p] for p in player.frame_labels()["label"]]
         assert player.viewer.colors.hex == want
     assert player.x_title == "time (ps)" and "c = " in player.info.value
+    # saved with a reference to the demo set, not a copy of its frames
+    path = save_state(player, tmp_path / "replay.json")
+    assert json.loads(path.read_text())["data"]["trajectory"]["kind"] == "demo"
+    again = load_state(path)
+    assert again.frame == 2 and again.viewer.colors.hex == player.viewer.colors.hex
+
+
+def test_state_round_trip(transition, tmp_path):
+    from zifviz.widgets.state import load_state, save_state
+
+    frames, labels, topo = transition
+    player = TransitionPlayer(frames, labels, level="A", color_by="confidence", speed=8,
+                              tsne_points=np.arange(2 * len(labels), dtype=float)
+                              .reshape(-1, 2))
+    player.frame = 4
+    player.cluster_toggle.value = False
+    path = save_state(player, tmp_path / "replay.json")
+    again = load_state(path)
+    assert isinstance(again, TransitionPlayer)
+    assert (again.frame, again.level, again.color_by, again.speed) == (4, "A", "confidence", 8)
+    assert not again.cluster_toggle.value and again.target_phase == NEW
+    pd.testing.assert_frame_equal(again.labels, player.labels, check_dtype=False)
+    assert again.viewer.colors.hex == player.viewer.colors.hex
+    np.testing.assert_allclose(again._tsne_xy, player._tsne_xy)
+    assert again.marker_x == pytest.approx(0.4)

@@ -188,6 +188,9 @@ class TransitionPlayer(widgets.VBox):
 
         from .. import transitions
 
+        self._trajectory = trajectory
+        self._options = {"height": height, "plot_height": int(plot_height),
+                         "plot_width": int(plot_width), "topology": topology}
         if not isinstance(labels, pd.DataFrame):
             raise ZifvizError(f"labels must be the DataFrame of classify_trajectory, not "
                               f"{type(labels).__name__}")
@@ -526,6 +529,52 @@ class TransitionPlayer(widgets.VBox):
             return ()
         best = clusters.sort_values("size", ascending=False, kind="stable").iloc[0]
         return tuple(int(r) for r in best["zn_ranks"])
+
+    # ---------------------------------------------------------------- saved state
+    def state(self) -> dict:
+        """What the player shows, JSON-able (:func:`zifviz.widgets.state.save_state`):
+        frame, level, colouring, speed, the cluster highlight, the 3D camera."""
+        return {"frame": self.frame, "level": self.level, "color_by": self.color_by,
+                "speed": self.speed, "cluster": bool(self.cluster_toggle.value),
+                "target_phase": self.target_phase,
+                "camera": [float(v) for v in self.viewer.view._camera_orientation],
+                "options": {k: v for k, v in self._options.items() if k != "topology"}}
+
+    def state_data(self) -> dict:
+        """The data the player shows: the trajectory, labels, fractions and, with a t-SNE
+        panel, the placed points and the reference map (clusters are found again from the
+        labels when the state is opened)."""
+        reference = None
+        if self.tsne_figure is not None and self.tsne_figure.data[0].name == "reference":
+            ref = self.tsne_figure.data[0]
+            reference = np.column_stack([np.asarray(ref.x, float), np.asarray(ref.y, float)])
+        return {"trajectory": self._trajectory, "labels": self.labels,
+                "fractions": self.fractions, "tsne_points": self._tsne_xy,
+                "tsne_reference": reference}
+
+    @classmethod
+    def from_state(cls, data: dict, state: dict) -> "TransitionPlayer":
+        """A player over the resolved ``data`` showing what :meth:`state` recorded."""
+        player = cls(data["trajectory"], data["labels"], data.get("fractions"),
+                     level=state.get("level", "atomistic"),
+                     target_phase=state.get("target_phase"),
+                     growth=None if state.get("cluster", True) else False,
+                     tsne_points=data.get("tsne_points"),
+                     tsne_reference=data.get("tsne_reference"),
+                     speed=float(state.get("speed", 4.0)), **state.get("options", {}))
+        if state.get("color_by"):
+            player.color_by = state["color_by"]
+        player.frame = int(state.get("frame", 0))
+        camera = [float(v) for v in state.get("camera") or []]
+        if len(camera) == 16:
+            viewer = player.viewer
+            viewer.view._camera_orientation = camera
+
+            def restore(change):  # the browser applies it after its first fit of the view
+                if change["new"]:
+                    viewer._post({"zifviz": "orient", "matrix": camera})
+            viewer.view.observe(restore, "loaded")
+        return player
 
     # ---------------------------------------------------------------- frame changes
     def _on_frame(self, change):
