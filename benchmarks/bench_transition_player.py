@@ -222,7 +222,8 @@ def main(argv=None):
                 steps[key], parts[key] = frame_steps(nb, views[key], key.replace("+", "-"),
                                                      args.steps, args.timeout)
             result["frame_step_s"] = steps
-            result["frame_step_parts_s"] = parts  # message received, frame built, drawn
+            # the page's marks: last message received, frame built, first canvas change
+            result["frame_step_parts_s"] = parts
             nb.page.locator(".jp-NotebookPanel .t-steps").first.click()
             result["python_step_s"] = json.loads(nb.page.locator(
                 ".jp-NotebookPanel .t-steps-json").first.inner_text(timeout=20_000))
@@ -246,11 +247,6 @@ def main(argv=None):
         ratio = f"{med / base:8.2f}" if med and base else f"{'-':>8}"
         fmt = lambda v: f"{v:8.3f}" if v is not None else f"{'-':>8}"  # noqa: E731
         print(f"{key:>22} {fmt(med)} {fmt(_worst(values))} {ratio} {TARGET_STEP_S:7.2f}")
-    for key in WIDGETS:
-        received = _median([p["received"] for p in result["frame_step_parts_s"][key]])
-        if received is not None:
-            print(f"{key:>22}: message in the page after {received:.3f} s (median; the rest "
-                  "is drawing)")
     print("python side of the last step (s):",
           {k: round(v, 4) for k, v in result["python_step_s"].items()})
     print("marker moved on the curve after (s):",
