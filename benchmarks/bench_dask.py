@@ -11,8 +11,10 @@ in the machine's load falls on both, and the best of ``--repeat`` is kept. Rows:
   float32 per 16-Zn frame goes back to the client) over ``--frames`` frames of the demo
   energies set (one per framework: 136–544 atoms);
 * ``SOAP seed 003``: ``SOAP.seed003()`` (780 features, r_cut 9 Å: compute-bound);
-* ``results only``: the same number of tasks returning arrays of seed 000's size without
-  computing anything: the cost of moving the results, for comparison;
+* ``results only``: tasks returning seed 000's rows for 8 frames each (16-Zn frames) without
+  computing anything: the cost of moving the results, as one stacked array per chunk (what
+  SOAP's workers return) and as a list of per-frame arrays (what they returned before; Dask
+  pickles such a list in-band);
 * ``grid``: ``grid_search`` of ``--points`` (r_cut, σ) points at the A level (SOAP n_max 8,
   l_max 6, 5 grouped folds of seed 000's GPR on 2,000 training rows) on the same frames: one
   task per point.
@@ -42,8 +44,15 @@ from zifviz.datasets import load_demo  # noqa: E402
 from zifviz.descriptors import SOAP  # noqa: E402
 
 
-def _zeros(shape):
-    return np.zeros(shape, dtype=np.float32)
+def _stacked(n_frames, shape):
+    """What a SOAP chunk task returns: positions, row counts, the rows stacked."""
+    return (np.arange(n_frames), np.full(n_frames, shape[0]),
+            np.ones((n_frames * shape[0], shape[1]), dtype=np.float32))
+
+
+def _per_frame(n_frames, shape):
+    """What it returned before: a list of (position, rows) per frame."""
+    return [(k, np.ones(shape, dtype=np.float32)) for k in range(n_frames)]
 
 
 def main():
@@ -76,10 +85,9 @@ def main():
                        n_train=2000)
     rows_per_frame = seed000.transform(frames[:1]).shape
 
-    def results_only(client):
+    def results_only(client, task):
         chunks = -(-len(frames) // 8)
-        shape = (rows_per_frame[0] * 8, rows_per_frame[1])
-        futures = client.map(_zeros, [shape] * chunks, pure=False)
+        futures = client.map(task, [8] * chunks, [rows_per_frame] * chunks, pure=False)
         return client.gather(futures)
 
     cases = {
@@ -87,7 +95,8 @@ def main():
             lambda client: seed000.transform(frames, client=client),
         f"SOAP seed 003 ({seed003.n_features} features)":
             lambda client: seed003.transform(frames, client=client),
-        "results only (seed 000 size)": results_only,
+        "results only, stacked per chunk": lambda client: results_only(client, _stacked),
+        "results only, list per frame": lambda client: results_only(client, _per_frame),
         f"grid ({len(r_cuts) * len(sigmas)} points, A)":
             lambda client: grid_search(frames, "A", r_cuts, sigmas, client=client,
                                        **grid_kwargs),
