@@ -212,3 +212,18 @@ def test_viewer_over_frames_of_different_sizes(tmp_path):
     assert again.frame == big and again._highlight["A"] == viewer._highlight["A"]
     again.frame = 0
     assert again.scene.static("AB2", 0).n == 48 == len(again.atoms)
+
+
+def test_a_demo_format_file_of_ones_own(tmp_path, hot):
+    # a DemoSet opened from another file (e.g. a bigger build) is referenced by path + SHA-256
+    from zifviz.datasets import DemoSet
+
+    copy = tmp_path / "mine.extxyz.gz"
+    shutil.copy(hot.path, copy)
+    mine = DemoSet.open(copy)[hot.frames]
+    path = save_state(StructureViewer(mine, level="A"), tmp_path / "mine.json")
+    ref = read_state(path)["data"]["frames"]
+    assert ref["kind"] == "file" and ref["path"] == "mine.extxyz.gz"
+    again = load_state(path)
+    assert isinstance(again.scene.frames, DemoSet)
+    assert np.array_equal(again.scene.frames.frames, hot.frames) and again.level == "A"

@@ -138,6 +138,16 @@ def _file_frames(frames) -> tuple[Path, list[int]] | None:
     return path, [int(i) for i in indices]
 
 
+def _is_shipped_demo(demo) -> bool:
+    """Whether a DemoSet is one of zifviz's own (``load_demo(name)`` opens the same file)."""
+    from ..datasets import demo_path
+
+    try:
+        return Path(demo_path(demo.name)).resolve() == Path(demo.path).resolve()
+    except (ZifvizError, OSError, KeyError, ValueError):
+        return False
+
+
 def _file_ref(path, folder: Path, **extra) -> dict:
     path = Path(path).resolve()
     try:
@@ -169,8 +179,11 @@ def data_reference(data, folder, stem: str, role: str) -> dict:
         return {"kind": "files", "files": {str(k): data_reference(v, folder, stem, f"{role}-{k}")
                                            for k, v in data.items()}}
     if isinstance(data, DemoSet):
-        return {"kind": "demo", "name": data.name, "sha256": file_sha256(data.path),
-                "frames": _compact(data.frames), "fingerprint": frames_fingerprint(data)}
+        if _is_shipped_demo(data):
+            return {"kind": "demo", "name": data.name, "sha256": file_sha256(data.path),
+                    "frames": _compact(data.frames), "fingerprint": frames_fingerprint(data)}
+        return _file_ref(data.path, folder, frames=_compact(data.frames), demo_set=data.name,
+                         fingerprint=frames_fingerprint(data))
     if isinstance(data, Trajectory):
         type_map = {str(k): v for k, v in (data.type_map or {}).items()} or None
         return _file_ref(data.path, folder, frames=_compact(data._frames()), trajectory=True,
@@ -258,7 +271,11 @@ def resolve_reference(ref: dict, folder, source: str = "state"):
         if fmt == "npy":
             return np.load(path, allow_pickle=False)
         frames = ref.get("frames")
-        if ref.get("trajectory"):
+        if ref.get("demo_set") is not None:  # a demo-format file of one's own (DemoSet.open)
+            from ..datasets import DemoSet
+
+            data = DemoSet.open(path, name=ref["demo_set"] or None)[_expand(frames)]
+        elif ref.get("trajectory"):
             type_map = {int(k): v for k, v in (ref.get("type_map") or {}).items()} or None
             data = zifviz.Trajectory(path, format=ref.get("reader"), type_map=type_map)
             data = data[_expand(frames)]
