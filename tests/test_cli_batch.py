@@ -215,7 +215,8 @@ def test_grid_bad_list_is_a_usage_error(energy_files, capsys):
     assert "--r-cut" in capsys.readouterr().err
 
 
-def test_unreachable_scheduler_exits_2(energy_files, tmp_path, capsys):
+def test_unreachable_scheduler_exits_2(energy_files, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("zifviz.cli_batch.CONNECT_TIMEOUT", "2s")
     assert main(["describe", energy_files[0], "--descriptor", "bpsf", "--out",
                  str(tmp_path / "X.npz"), "--scheduler", "tcp://127.0.0.1:1", "-q"]) == 2
     _one_line_error(capsys, "tcp://127.0.0.1:1", "Dask scheduler")

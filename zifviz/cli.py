@@ -350,7 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["build-demo"]:
         from .build_demo import main as build_demo_main
 
-        return build_demo_main(argv[1:])
+        try:
+            return build_demo_main(argv[1:])
+        except ZifvizError as exc:  # e.g. an unreachable --scheduler
+            print(f"zifviz build-demo: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "label" and (args.resume or args.force) and not args.output:

@@ -26,6 +26,9 @@ __all__ = ["BATCH_COMMANDS", "MAIN_EPILOG", "FileFrames", "add_batch_commands", 
 
 BATCH_COMMANDS = ("describe", "train-gpr", "train-classifier", "grid", "classify")
 
+CONNECT_TIMEOUT = "20s"
+"""How long ``--scheduler ADDRESS`` waits for the scheduler to answer."""
+
 MAIN_EPILOG = """\
 examples:
   zifviz label traj.extxyz -o labelled.extxyz          per-atom MOF-FF energies
@@ -133,9 +136,9 @@ def dask_client(address: str | None, n_jobs: int = 1):
     else:
         try:
             if address.endswith(".json"):
-                client = Client(scheduler_file=address, timeout="20s")
+                client = Client(scheduler_file=address, timeout=CONNECT_TIMEOUT)
             else:
-                client = Client(address, timeout="20s")
+                client = Client(address, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise ZifvizError(f"cannot connect to the Dask scheduler ({reason})",
