@@ -19,9 +19,11 @@ in the machine's load falls on both, and the best of ``--repeat`` is kept. Rows:
   l_max 6, 5 grouped folds of seed 000's GPR on 2,000 training rows) on the same frames: one
   task per point.
 
-Printed per row: seconds in this process (no cluster), with 1 worker, with 2 workers, and
-the speed-up 1 worker ÷ 2 workers (ideal 2.0 on an idle 2-core machine). The machine's load
-average is printed before and after: other processes on the same cores lower the speed-up.
+Printed per row: seconds in this process (no cluster), with 1 worker, with 2 workers, the
+speed-up 1 worker ÷ 2 workers (ideal 2.0 on an idle 2-core machine), and the cores the
+workers used during those calls (their CPU seconds ÷ wall seconds): on an idle machine about
+1 and 2; less means other processes held the cores, which bounds the speed-up. The machine's
+load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def main():
     with LocalCluster(n_workers=1, **quiet) as c1, Client(c1) as one, \
             LocalCluster(n_workers=2, **quiet) as c2, Client(c2) as two:
         print(f"{'':>34} {'this process':>13} {'1 worker':>10} {'2 workers':>10} "
-              f"{'2 vs 1 worker':>14}")
+              f"{'2 vs 1 worker':>14} {'cores used 1 / 2':>17}")
         for name, run in cases.items():
             in_process = None
             if not name.startswith("results"):
@@ -116,17 +118,21 @@ def main():
                 in_process = time.perf_counter() - t
             for client in (one, two):  # warm: workers import, dscribe set up
                 run(client)
-            t1, t2 = [], []
+            t1, t2 = [], []  # (wall seconds, cores the workers used: their CPU s / wall)
             for _ in range(args.repeat):
                 for client, times in ((one, t1), (two, t2)):
+                    cpu = sum(client.run(time.process_time).values())
                     t = time.perf_counter()
                     result = run(client)
-                    times.append(time.perf_counter() - t)
+                    wall = time.perf_counter() - t
+                    cpu = sum(client.run(time.process_time).values()) - cpu
+                    times.append((wall, cpu / wall))
                 if name.startswith("SOAP"):
                     assert np.array_equal(result, reference), "Dask rows differ from serial"
+            (w1, c1_used), (w2, c2_used) = min(t1), min(t2)
             here = f"{in_process:>11.2f} s" if in_process is not None else f"{'':>13}"
-            print(f"{name:>34} {here} {min(t1):>8.2f} s {min(t2):>8.2f} s "
-                  f"{min(t1) / min(t2):>13.2f}×")
+            print(f"{name:>34} {here} {w1:>8.2f} s {w2:>8.2f} s {w1 / w2:>13.2f}× "
+                  f"{c1_used:>10.2f} / {c2_used:.2f}")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
