@@ -157,6 +157,11 @@ def test_align_t0_on_a_synthetic_curve():
     np.testing.assert_allclose(run1["time_aligned"], run1["time"] - t0["run-1"])
     starts_high = fr[fr["trajectory"] == "run-1"].assign(fraction_new=0.9)
     assert transitions.align_t0(starts_high, "new")["t0"].iloc[0] == 0.0
+    blip = fr[fr["trajectory"] == "run-2"].copy()
+    blip.loc[blip.index[3], "fraction_new"] = 0.6  # one frame mislabelled early on
+    assert 0.2 < transitions.align_t0(blip, "new")["t0"].iloc[0] < 0.3
+    assert transitions.align_t0(blip, "new", window=5)["t0"].iloc[0] == pytest.approx(2.0,
+                                                                                   abs=0.05)
     with pytest.raises(ZifvizError, match="no phase 'cp'"):
         transitions.align_t0(fr, "cp")
 

@@ -434,13 +434,16 @@ def phase_fractions(labels: pd.DataFrame, trajectory=None) -> pd.DataFrame:
     return out
 
 
-def align_t0(fractions: pd.DataFrame, phase: str, level: float = 0.5) -> pd.DataFrame:
+def align_t0(fractions: pd.DataFrame, phase: str, level: float = 0.5, *,
+             window: int = 1) -> pd.DataFrame:
     """Add ``t0`` and ``time_aligned = time - t0`` per trajectory.
 
     ``t0`` is the first time the fraction of ``phase`` reaches ``level`` from below, linearly
     interpolated between the two frames around the crossing (the first frame's time when it
     starts at or above ``level``; NaN if it never gets there). Frames without a time use
-    their frame index as the clock.
+    their frame index as the clock. ``window`` > 1 takes the crossing of a centred running
+    mean over that many frames instead, so that a brief excursion of the classifier (a few
+    frames mislabelled while the cell moves fast) is not taken for the transition.
     """
     col = f"fraction_{phase}"
     if col not in fractions:
@@ -448,6 +451,8 @@ def align_t0(fractions: pd.DataFrame, phase: str, level: float = 0.5) -> pd.Data
         raise ZifvizError(f"no phase {phase!r} in the fractions; the phases are {known}")
     if not 0 < level < 1:
         raise ZifvizError(f"level must be between 0 and 1, got {level!r}")
+    if int(window) < 1:
+        raise ZifvizError(f"window must be a number of frames ≥ 1, got {window!r}")
     out = fractions.copy()
     clock = out["time"].astype(float).where(out["time"].notna(), out["frame"].astype(float))
     t0s = pd.Series(np.nan, index=out.index)
@@ -456,6 +461,8 @@ def align_t0(fractions: pd.DataFrame, phase: str, level: float = 0.5) -> pd.Data
         f = out.loc[rows, col].to_numpy(dtype=float)
         order = np.argsort(t, kind="stable")
         t, f = t[order], f[order]
+        if int(window) > 1:
+            f = pd.Series(f).rolling(int(window), center=True, min_periods=1).mean().to_numpy()
         t0 = np.nan
         above = np.flatnonzero(f >= level)
         if len(above):
