@@ -23,7 +23,8 @@ Printed per row: seconds in this process (no cluster), with 1 worker, with 2 wor
 speed-up 1 worker ÷ 2 workers (ideal 2.0 on an idle 2-core machine), and the cores the
 workers used during those calls (their CPU seconds ÷ wall seconds): on an idle machine about
 1 and 2; less means other processes held the cores, which bounds the speed-up. The machine's
-load average is printed before and after.
+load average is printed before and after, and first, as a ceiling, the cores that one and
+two workers running a pure-Python busy loop for 3 s get.
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ if shared.is_dir():
 import zifviz  # noqa: E402
 from zifviz.datasets import load_demo  # noqa: E402
 from zifviz.descriptors import SOAP  # noqa: E402
+
+
+def _spin(seconds):
+    """A pure-Python busy loop for ``seconds`` of wall time; returns the CPU seconds it got."""
+    start, cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < seconds:
+        pass
+    return time.process_time() - cpu
 
 
 def _stacked(n_frames, shape):
@@ -108,6 +117,11 @@ def main():
                  silence_logs=logging.ERROR)
     with LocalCluster(n_workers=1, **quiet) as c1, Client(c1) as one, \
             LocalCluster(n_workers=2, **quiet) as c2, Client(c2) as two:
+        # the ceiling: how many cores one and two busy workers get from the machine right now
+        got = {n: sum(c.gather(c.map(_spin, [3.0] * n, pure=False))) / 3.0
+               for n, c in ((1, one), (2, two))}
+        print(f"busy loops: 1 worker got {got[1]:.2f} cores, 2 workers {got[2]:.2f}: the best "
+              f"2 vs 1 speed-up the machine allows now is {got[2] / got[1]:.2f}×")
         print(f"{'':>34} {'this process':>13} {'1 worker':>10} {'2 workers':>10} "
               f"{'2 vs 1 worker':>14} {'cores used 1 / 2':>17}")
         for name, run in cases.items():

@@ -445,7 +445,7 @@ def _compute_chunk(settings: dict, chunk: list) -> tuple[np.ndarray, np.ndarray,
     """``(positions, row counts, rows stacked)`` of a chunk of ``(position, Atoms)``.
 
     One stacked array, not a list of per-frame arrays: Dask and loky send a top-level array
-    without copying it through pickle (seed 000's atomistic rows moved 2.4-5.1x faster from
+    without copying it through pickle (seed 000's atomistic rows moved 2.3-5.1x faster from
     one Dask worker in benchmarks/bench_dask.py)."""
     key = json.dumps(settings, sort_keys=True)
     computer = _WORKER_COMPUTERS.get(key)
