@@ -85,3 +85,16 @@ def test_export_errors(tmp_path):
     with pytest.raises(ZifvizError, match="cell 0 failed.*ZeroDivisionError"):
         export_html(tmp_path / "fails.ipynb", tmp_path / "x.html")
     assert not (tmp_path / "x.html").exists()
+
+
+def test_export_html_command(tmp_path, capsys):
+    from zifviz.cli import main
+
+    path = _notebook(tmp_path / "small.ipynb")
+    assert main(["export-html", str(path), str(tmp_path / "cli.html"), "--no-execute"]) == 0
+    assert "a small notebook" in (tmp_path / "cli.html").read_text(encoding="utf-8")
+    assert "wrote" in capsys.readouterr().err
+    assert main(["export-html", str(tmp_path / "missing.ipynb"), str(tmp_path / "y.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zifviz export-html: error:") and "missing.ipynb" in err
+    assert not (tmp_path / "y.html").exists()

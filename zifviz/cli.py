@@ -116,6 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("build-demo", help="rebuild the demo datasets in data/ (see zifviz.build_demo)",
                    add_help=False)
     add_batch_commands(sub)
+    e = sub.add_parser("export-html", help="a notebook as one static, offline HTML page",
+                       description="Run NOTEBOOK (unless --no-execute) and write it as one "
+                                   "offline HTML page: plotly figures and explorer maps stay "
+                                   "interactive; 3D viewers become static snapshots "
+                                   "(see zifviz.export).")
+    e.add_argument("notebook", metavar="NOTEBOOK", help=".ipynb file")
+    e.add_argument("out", metavar="OUT.html", help="page to write (atomically)")
+    e.add_argument("--no-execute", dest="execute", action="store_false",
+                   help="use the saved outputs instead of running the notebook")
+    e.add_argument("--timeout", type=int, default=1200, help="seconds per cell (default 1200)")
     return parser
 
 
@@ -340,6 +350,14 @@ def _run_sample(args) -> int:
     return 0
 
 
+def _cmd_export_html(args) -> int:
+    from .export import export_html
+
+    out = export_html(args.notebook, args.out, execute=args.execute, timeout=args.timeout)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``zifviz`` command line; returns the exit status (0 ok, 2 bad input,
     130 interrupted)."""
@@ -366,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _cmd_label(args)
             if args.command in BATCH_COMMANDS:
                 return run_batch(args)
+            if args.command == "export-html":
+                return _cmd_export_html(args)
             return _cmd_sample(args)
     except ZifvizError as exc:
         message = " ".join(_cli_hint(str(exc)).split())  # one line, whatever the message
