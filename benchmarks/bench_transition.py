@@ -1,8 +1,8 @@
 """classify_trajectory: throughput on seed 003's 6x6x6 ZIF-4, SOAP overhead and Dask scaling,
 and memory along a long trajectory.
 
-Run: python benchmarks/bench_transition.py [--bpsf-frames 20] [--soap-frames 4] [--memory-frames 200]
-     [--skip-soap | --only bpsf|memory|soap]
+Run: python benchmarks/bench_transition.py [--bpsf-frames 20] [--soap-frames 4]
+     [--memory-frames 200] [--skip-soap | --only bpsf|memory|soap]
 (needs ../shared/data or ZIFVIZ_DATA_MIRROR; writes its trajectories to a temporary folder)
 
 Printed side by side in one run (the machine may be shared: compare the columns of one run):

@@ -239,9 +239,10 @@ def build_transition(out: Path, size: str = "demo", *, work_dir: str | os.PathLi
     0.1 MPa, then NPT at 300 K with the barostat target stepped to the recipe's pressure
     (demo: 200 MPa, where MOF-FF first compresses a to a cp-like cell and then collapses c
     towards the cp-II cell). The frames are written with ZIF-4's long axis as c (the public
-    cell has it along b; :func:`_long_axis_as_c`), as the literature names it. Frames carry ``time`` (ps since the pressure step), ``pressure``
-    (target, MPa), ``pressure_inst``, ``temperature``, ``temperature_inst``, ``ensemble``,
-    ``run`` and ``seed`` (velocity seed of the run). Every MD leg streams into ``work_dir``
+    cell has it along b; :func:`_long_axis_as_c`), as the literature names it. Frames carry
+    ``time`` (ps since the pressure step), ``pressure`` (target, MPa), ``pressure_inst``,
+    ``temperature``, ``temperature_inst``, ``ensemble``, ``run`` and ``seed`` (velocity seed
+    of the run). Every MD leg streams into ``work_dir``
     (default: the zifviz cache) and resumes when the build is killed and started again.
     ``seeds`` replaces the recipe's velocity seeds (one independent run per seed).
     """
