@@ -227,9 +227,14 @@ def test_bad_models_and_trajectories_are_refused(traj_path, tmp_path, model, fra
 
 def test_shipped_model_loads_offline_and_matches_manifest(model):
     manifest = json.loads((demo_dir() / "MANIFEST.json").read_text())
-    for suffix in (".npz", ".json"):
-        entry = manifest[f"models/phases-bpsf{suffix}"]
-        assert _sha256(demo_dir() / entry["file"]) == entry["sha256"]
+    for name in zifviz.datasets.DEMO_MODELS:
+        for suffix in (".npz", ".json"):
+            entry = manifest[f"models/{name}{suffix}"]
+            assert _sha256(demo_dir() / entry["file"]) == entry["sha256"]
+            assert entry["bytes"] < 2_000_000
+    soap = PhaseClassifier.load(demo_model_path("phases-soap-A"))
+    assert soap.descriptor.level == "A" and soap.n_features_in_ == 780
+    assert soap.training_["block_check"]["accuracy"] > 0.8
     assert list(model.classes_)[:3] == ["ZIF-4", "ZIF-4-cp", "ZIF-4-cp-II"]
     assert model.training_["block_check"]["accuracy"] > 0.6
     assert transitions.classify_trajectory  # the name "phases-bpsf" resolves too

@@ -35,9 +35,9 @@ makes the large sets (not shipped). How each set is made:
     ZIF-4 (2x2x2, relaxed with MOF-FF) in NPT at 300 K after a pressure step to 200 MPa
     (:func:`build_transition`; the MD resumes from ``--work-dir`` when killed).
 
-``model`` (``data/models/phases-bpsf.{npz,json}``)
-    Seed 003's symmetry-function classifier trained on the whole ``phases`` set
-    (:func:`build_model`; deterministic).
+``model`` (``data/models/phases-bpsf.{npz,json}``, ``phases-soap-A.{npz,json}``)
+    Seed 003's symmetry-function classifier, and its SOAP classifier at the A level (Zn
+    only), trained on the whole ``phases`` set (:func:`build_model`; deterministic).
 
 The sets are gzip-compressed extxyz, written atomically with reproducible gzip headers (no
 file name, no time stamp); ``MANIFEST.json`` records sizes and SHA-256. ``--out`` names the
@@ -296,6 +296,7 @@ def build_transition(out: Path, size: str = "demo", *, work_dir: str | os.PathLi
 MODEL_RECIPES = {
     # model name: (seed 003 network kind, coarse-graining level)
     "phases-bpsf": ("bpsf", "atomistic"),
+    "phases-soap-A": ("soap", "A"),
 }
 
 

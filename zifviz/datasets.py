@@ -149,7 +149,7 @@ def list_reference_files(kind: str = "structures") -> list[str]:
 
 DEMO_ENV = "ZIFVIZ_DEMO_DIR"
 DEMO_SETS = ("energies", "phases", "transition")
-DEMO_MODELS = ("phases-bpsf",)
+DEMO_MODELS = ("phases-bpsf", "phases-soap-A")
 """Trained models shipped in ``data/models/`` (:func:`demo_model_path`)."""
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -205,7 +205,8 @@ def demo_model_path(name: str = "phases-bpsf") -> Path:
     """Path (``<name>.json``; its ``.npz`` beside it) of a model shipped in ``data/models/``,
     both files checked against ``MANIFEST.json`` (SHA-256); load it with
     :meth:`zifviz.phases.PhaseClassifier.load`. ``"phases-bpsf"``: seed 003's symmetry-function
-    network trained on the whole ``phases`` demo set (``zifviz build-demo --only model``)."""
+    network, ``"phases-soap-A"``: seed 003's SOAP network on the A beads (Zn only), both trained
+    on the whole ``phases`` demo set (``zifviz build-demo --only model``)."""
     import json
 
     if name not in DEMO_MODELS:

@@ -33,6 +33,7 @@ Example
 
 from __future__ import annotations
 
+import copy
 import gzip
 import io as _io
 import os
@@ -301,6 +302,11 @@ def classify_trajectory(trajectory, model, *, start: int = 0, stop: int | None =
     if model.descriptor is None:
         raise ModelFileError("this classifier has no descriptor, so it cannot describe frames "
                              "(it was fitted on a matrix)", _model_file(model))
+    if getattr(model.descriptor, "progress", False):  # one bar here, not one per chunk
+        descriptor = copy.copy(model.descriptor)
+        descriptor.progress = False
+        model = copy.copy(model)
+        model.descriptor = descriptor
     source = _Source(trajectory, name)
     positions = list(range(len(source)))[slice(start, stop, step)]
     chunk_frames = max(1, int(chunk_frames))
