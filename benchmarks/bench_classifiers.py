@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-if shared.is_dir():
-    os.environ.setdefault("ZIFVIZ_DATA_MIRROR", str(shared))
+from _common import best, use_shared_data  # noqa: E402
+
+use_shared_data()
 
 import zifviz  # noqa: E402
 from zifviz.datasets import fetch_structure, load_demo  # noqa: E402
@@ -46,15 +46,6 @@ parser.add_argument("--every", type=int, default=4, help="use every N-th frame o
 parser.add_argument("--epochs", type=int, default=30, help="epochs of the rate measurement")
 parser.add_argument("--accuracy", action="store_true", help="also the full accuracy report")
 args = parser.parse_args()
-
-
-def best(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 ds = load_demo("phases")
@@ -80,7 +71,7 @@ for kind in ("bpsf", "soap"):
     start = time.perf_counter()
     model.fit(X[kind][train], y[train])
     t_fit = time.perf_counter() - start
-    t_pred, _ = best(lambda: model.predict_proba(X[kind]))
+    t_pred, _ = best(lambda: model.predict_proba(X[kind]), repeat=3)
     print(f"{kind:<12} {t_fit / args.epochs:>9.4f} {len(train) * args.epochs / t_fit:>13.0f} "
           f"{n / t_pred:>13.0f}")
 
@@ -90,7 +81,7 @@ print(f"BPSF, seed 003's recipe (350 epochs, {len(train)} environments): "
       f"{time.perf_counter() - start:.1f} s")
 
 big = zifviz.read(fetch_structure("widmer2019/ZIF4-FixedCell.cif")).repeat(6)
-t_big, out = best(lambda: bpsf.predict_proba([big]))
+t_big, out = best(lambda: bpsf.predict_proba([big]), repeat=3)
 print(f"6x6x6 ZIF-4 frame ({len(big)} atoms, {len(out)} Zn) classified by BPSF: "
       f"{t_big:.3f} s = {1 / t_big:.1f} frames/s")
 

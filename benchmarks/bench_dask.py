@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-if shared.is_dir():
-    os.environ.setdefault("ZIFVIZ_DATA_MIRROR", str(shared))
+from _common import use_shared_data  # noqa: E402
+
+use_shared_data()
 
 import zifviz  # noqa: E402
 from zifviz.datasets import load_demo  # noqa: E402

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pandas as pd
 
-shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-if shared.is_dir():
-    os.environ.setdefault("ZIFVIZ_DATA_MIRROR", str(shared))
+from _common import use_shared_data  # noqa: E402
+
+use_shared_data()
 
 import zifviz  # noqa: E402
 import zifviz.gridsearch as gridsearch  # noqa: E402

@@ -26,25 +26,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-if shared.is_dir():
-    os.environ.setdefault("ZIFVIZ_DATA_MIRROR", str(shared))
-if hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+from _common import best, use_shared_data, pin_one_core  # noqa: E402
+
+use_shared_data()
+pin_one_core()
 
 import zifviz  # noqa: E402
 from zifviz import growth  # noqa: E402
 from zifviz.datasets import fetch_structure  # noqa: E402
 from zifviz.geometry import minimum_image  # noqa: E402
-
-
-def best(fn, repeat=5):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def python_rings(net):

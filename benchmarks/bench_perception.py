@@ -28,18 +28,9 @@ import zifviz
 from zifviz.coarse import level_geometry
 from zifviz.datasets import fetch_structure
 
-shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-if shared.is_dir():
-    os.environ.setdefault("ZIFVIZ_DATA_MIRROR", str(shared))
+from _common import best, use_shared_data  # noqa: E402
 
-
-def best(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+use_shared_data()
 
 
 zif4 = zifviz.read(fetch_structure("widmer2019/ZIF4-FixedCell.cif"))
@@ -48,11 +39,12 @@ print(f"{'cell':>6} {'atoms':>7} {'vesin NL':>10} {'perceive':>10} {'ASE NL':>10
 for n in (1, 2, 6):
     atoms = zif4.repeat(n)
     nl = NeighborList(cutoff=2.6, full_list=False)
-    t_nl = best(lambda: nl.compute(atoms.positions, atoms.cell.array, True, quantities="ijSd"))
-    t_p = best(lambda: zifviz.perceive(atoms))
-    t_ase = best(lambda: neighbor_list("ijSd", atoms, 2.6), repeat=1 if n == 6 else 3)
+    t_nl = best(lambda: nl.compute(atoms.positions, atoms.cell.array, True, quantities="ijSd"),
+                repeat=3)[0]
+    t_p = best(lambda: zifviz.perceive(atoms), repeat=3)[0]
+    t_ase = best(lambda: neighbor_list("ijSd", atoms, 2.6), repeat=1 if n == 6 else 3)[0]
     topo = zifviz.perceive(atoms)
-    t_cg = best(lambda: zifviz.coarse_grain(atoms, "AB2", topo))
+    t_cg = best(lambda: zifviz.coarse_grain(atoms, "AB2", topo), repeat=3)[0]
     print(f"{n}x{n}x{n:<2} {len(atoms):>7} {t_nl*1e3:>8.1f}ms {t_p*1e3:>8.1f}ms "
           f"{t_ase*1e3:>8.1f}ms {t_cg*1e3:>8.2f}ms {t_p/t_nl:>15.1f}")
 
@@ -63,19 +55,19 @@ frame = big.copy()
 frame.positions += np.random.default_rng(0).normal(scale=0.15, size=frame.positions.shape)
 frame.wrap()
 pos32, cell = frame.positions.astype(np.float32), frame.cell.array
-t_perceive = best(lambda: zifviz.perceive(big), repeat=3)  # the noisy frame has overlaps
-t_at = best(lambda: topo.at(frame), repeat=10)
+t_perceive = best(lambda: zifviz.perceive(big), repeat=3)[0]  # the noisy frame has overlaps
+t_at = best(lambda: topo.at(frame), repeat=10)[0]
 print(f"{'perceive (clean frame)':<34} {t_perceive*1e3:>8.1f} ms")
 print(f"{'topology.at(frame) (checked reuse)':<34} {t_at*1e3:>8.1f} ms   "
       f"perceive / at = {t_perceive / t_at:.0f}x")
 print(f"{'level':>10} {'level_geometry':>15} {'coarse_grain+net_bonds':>23} {'ratio':>7}")
 for level in ("A", "AB2", "atomistic"):
-    t_lg = best(lambda: level_geometry(topo, pos32, cell, level), repeat=10)
+    t_lg = best(lambda: level_geometry(topo, pos32, cell, level), repeat=10)[0]
 
     def via_atoms():
         reused = topo.at(frame)
         zifviz.coarse_grain(frame, level, reused)
         zifviz.net_bonds(reused, level)
 
-    t_cg = best(via_atoms, repeat=5)
+    t_cg = best(via_atoms, repeat=5)[0]
     print(f"{level:>10} {t_lg*1e3:>12.2f} ms {t_cg*1e3:>20.1f} ms {t_cg / t_lg:>6.1f}x")

@@ -30,23 +30,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 
-shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-if shared.is_dir():
-    os.environ.setdefault("ZIFVIZ_DATA_MIRROR", str(shared))
+from _common import best, use_shared_data  # noqa: E402
+
+use_shared_data()
 
 import zifviz  # noqa: E402
 from zifviz.coarse import B_SYMBOL  # noqa: E402
 from zifviz.datasets import load_demo  # noqa: E402
 from zifviz.descriptors import SOAP  # noqa: E402
-
-
-def best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main():
@@ -98,11 +89,11 @@ def main():
         ref = run_direct()
         ref /= np.linalg.norm(ref, axis=1, keepdims=True)
         assert np.allclose(X1, ref, atol=1e-5), "zifviz and dscribe rows differ"
-        t_direct = best(run_direct, args.repeat)
-        t_one = best(lambda: soap.transform(frames), args.repeat)
+        t_direct = best(run_direct, args.repeat)[0]
+        t_one = best(lambda: soap.transform(frames), args.repeat)[0]
         two = clone(soap).set_params(n_jobs=2)
         assert np.array_equal(two.transform(frames), X1)  # also starts the worker pool
-        t_two = best(lambda: two.transform(frames), args.repeat)
+        t_two = best(lambda: two.transform(frames), args.repeat)[0]
         print(f"{name:>10} {soap.n_features:>9} {t_direct:>13.2f} s {t_one:>14.2f} s "
               f"{t_two:>14.2f} s {100 * (t_one / t_direct - 1):>8.1f}% {t_one / t_two:>14.2f}×")
         print(f"{'':>10} {'':>9} {n_zn / t_direct:>11.0f} Zn/s {n_zn / t_one:>10.0f} Zn/s "
