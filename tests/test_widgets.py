@@ -444,3 +444,39 @@ def test_big_hidden_levels_get_frames_when_shown(zif4, monkeypatch):
         viewer.level_toggle.value = "atomistic"
     (msg,) = sent.messages
     assert msg[0]["zifviz"] == "frame" and msg[0]["level"] == "atomistic" and msg[0]["frame"] == 2
+
+
+def test_per_zn_colourings_at_every_level(zif4, monkeypatch):
+    """Values given per Zn rank colour the Zn (and A beads) of each frame; other items have no
+    value: no legend entry, the palette's "" colour or ``no_value_color``."""
+    atoms, topo = zif4
+    frames = _trajectory(atoms, 3)
+    n_zn = len(topo.zn)
+    phase = [np.where(np.arange(n_zn) < k * 5, "ZIF-4-cp-II", "ZIF-4") for k in range(3)]
+    score = [np.linspace(0, 1, n_zn) * (k + 1) for k in range(3)]
+
+    def phases(i):
+        return np.concatenate(phase) if i is None else phase[i]
+
+    def scores(i):
+        return np.concatenate(score) if i is None else score[i]
+
+    viewer = StructureViewer(frames, topology=topo, level="A", color_by="phase",
+                             per_zn={"phase": phases, "score": scores}, no_value_color="#eeeeee",
+                             palette={**palette_for("phase"), "": "#eeeeee"})
+    assert {"phase", "score"} <= set(viewer.color_dropdown.options)
+    cp2, zif = palette_for("phase")["ZIF-4-cp-II"], palette_for("phase")["ZIF-4"]
+    for k in range(3):
+        viewer.frame = k
+        expected = [cp2 if p == "ZIF-4-cp-II" else zif for p in phase[k]]
+        assert [c.lower() for c in viewer.colors.hex] == [c.lower() for c in expected]
+    viewer.level = "atomistic"
+    colours = np.array([c.lower() for c in viewer.colors.hex])
+    is_zn = np.zeros(len(atoms), bool)
+    is_zn[topo.zn] = True
+    assert set(colours[~is_zn]) == {"#eeeeee"} and "#eeeeee" not in set(colours[is_zn])
+    assert "" not in viewer.colors.labels  # the ligands are not a phase of the legend
+    viewer.color_by = "score"  # one range over the trajectory, from scores(None)
+    assert (viewer.colors.vmin, viewer.colors.vmax) == (0.0, 3.0)
+    assert set(np.array(viewer.colors.hex)[~is_zn]) == {"#eeeeee"}
+    assert not viewer.colors.has_nan

@@ -24,7 +24,8 @@ with the cell), :mod:`zifviz.growth` (clusters of the new phase) and
 
 A frame step computes nothing heavy: positions of frames in the labels, fractions, marker
 positions and t-SNE points are arrays made once; the largest cluster of a frame is computed
-at most once (cached); colours are the viewer's (cached per frame).
+at most once (cached); colours are the viewer's ``per_zn`` colourings, read from the labels
+by Zn rank (no coarse-grained copy of each frame; cached per frame).
 """
 
 from __future__ import annotations
@@ -38,10 +39,9 @@ import pandas as pd
 
 from ..errors import ZifvizError
 from ..palettes import palette_for
-from .colors import map_values
 from .viewer import StructureViewer
 
-__all__ = ["TransitionPlayer", "LabelledViewer", "FADED", "COLOR_ARRAYS"]
+__all__ = ["TransitionPlayer", "FADED", "COLOR_ARRAYS"]
 
 #: colour of the ligand atoms and B beads (no phase) in the player: pale, so the Zn stand out
 FADED = "#e4e4e4"
@@ -72,54 +72,6 @@ def _one_trajectory(table: pd.DataFrame, what: str, name=None) -> pd.DataFrame:
         raise ZifvizError(f"{what} holds {len(names)} trajectories ({names}); a player shows "
                           "one: pass trajectory_name=... or filter the table")
     return table
-
-
-class LabelledViewer(StructureViewer):
-    """A StructureViewer whose ``phase`` / ``phase_confidence`` colours are read from the
-    labels by Zn rank (the viewer's items know their Zn rank at every level), instead of
-    from a coarse-grained copy of each frame: a frame step then costs the positions only.
-    Other colourings are the viewer's own.
-
-    ``per_zn``: array name -> function of the frame position giving one value per Zn rank
-    (``None`` instead of a position: every value of the trajectory, for the colour range);
-    the other arguments are :class:`~zifviz.widgets.StructureViewer`'s.
-    """
-
-    def __init__(self, frames, per_zn, **kwargs):
-        self._per_zn = per_zn  # array name -> (frame position -> values by Zn rank)
-        super().__init__(frames, **kwargs)
-
-    def _compute_mapping(self, frame: int, level: str, name: str):
-        if name not in self._per_zn:
-            return super()._compute_mapping(frame, level, name)
-        by_rank = self._per_zn[name](frame)
-        rank = self.scene.static(level, frame).zn
-        has = (rank >= 0) & (rank < len(by_rank))
-        if by_rank.dtype.kind == "f":
-            values = np.full(len(rank), np.nan)
-            values[has] = by_rank[rank[has]]
-            lo, hi = self._range(level, name)
-            mapping = map_values(name, values, n_bins=self.n_bins, vmin=lo, vmax=hi)
-            if mapping.has_nan and np.isfinite(values[has]).all():
-                mapping.palette[-1] = FADED  # "no value" = the ligands: pale, no legend
-                mapping.has_nan = False
-            return mapping
-        values = np.full(len(rank), "", dtype=by_rank.dtype)
-        values[has] = by_rank[rank[has]]
-        mapping = map_values(name, values, palette=self.palette,
-                             categories=self._categories.get(name))
-        if "" in mapping.labels:  # the pale ligands: not a phase of the legend
-            k = mapping.labels.index("")
-            del mapping.labels[k], mapping.label_colors[k]
-        return mapping
-
-    def _range(self, level: str, name: str) -> tuple:
-        if name in self._per_zn and (level, name) not in self._ranges:
-            v = self._per_zn[name](None)  # every value of the trajectory
-            v = v[np.isfinite(v)]
-            self._ranges[(level, name)] = ((float(v.min()), float(v.max())) if len(v)
-                                           else (None, None))
-        return super()._range(level, name)
 
 
 class TransitionPlayer(widgets.VBox):
@@ -229,10 +181,10 @@ class TransitionPlayer(widgets.VBox):
                               f"labels ({self.classes})")
 
         # the 3D view: phase colours fixed for every frame, ligands pale
-        self.viewer = LabelledViewer(
-            self.frames, self._per_zn_arrays(), topology=topology, level=level,
-            color_by="phase", height=height, palette={**self.colors, "": FADED},
-            categories=[*self.classes, ""])
+        self.viewer = StructureViewer(
+            self.frames, topology=topology, level=level, per_zn=self._per_zn_arrays(),
+            no_value_color=FADED, color_by="phase", height=height,
+            palette={**self.colors, "": FADED}, categories=[*self.classes, ""])
         if color_by != "phase":
             self.viewer.color_by = COLOR_ARRAYS[color_by]
         self.viewer.layout.flex = "1 1 420px"

@@ -96,6 +96,18 @@ class StructureViewer(widgets.VBox):
     bonds:
         ``"cylinders"``, ``"lines"``, or ``"auto"``: lines for levels with more than
         :data:`LINE_BONDS` bonds (e.g. a 3x3x3 ZIF-4 supercell atomistic).
+    per_zn:
+        Colourings given per Zn instead of per atom: ``{name: values}`` where ``values(i)``
+        returns one value per Zn rank (the order of :func:`zifviz.environment_table`) for
+        frame position ``i``, and ``values(None)`` every value of the trajectory (for the
+        colour range). They are read at every level through the items' Zn rank, with no
+        coarse-grained copy of the frame, so a frame step costs the positions only (e.g. the
+        predicted phase of every Zn along a trajectory). Items that are not a Zn (ligand
+        atoms, B beads) have no value: ``""`` for categories (the ``palette``'s ``""`` colour,
+        left out of the legend), NaN for numbers.
+    no_value_color:
+        Colour of the items without a value in a numeric ``per_zn`` colouring (left out of the
+        legend); default the NaN grey.
 
     Attributes
     ----------
@@ -112,7 +124,8 @@ class StructureViewer(widgets.VBox):
                  color_by: str | None = None, n_bins: int = DEFAULT_BINS,
                  height: str = "420px", palette=None, categories=None,
                  vmin: float | None = None, vmax: float | None = None,
-                 fixed_range: bool = True, bonds: str = "auto"):
+                 fixed_range: bool = True, bonds: str = "auto", per_zn=None,
+                 no_value_color: str | None = None):
         import nglview
 
         if bonds not in ("auto", "cylinders", "lines"):
@@ -122,6 +135,8 @@ class StructureViewer(widgets.VBox):
         level = normalise_level(level)
         self.n_bins, self.palette, self.vmin, self.vmax = n_bins, palette, vmin, vmax
         self.fixed_range = fixed_range
+        self.per_zn = dict(per_zn or {})
+        self.no_value_color = no_value_color
         self._categories: dict[str, list[str]] = {}
         if categories is not None:
             self._categories[str(color_by)] = [str(c) for c in categories]
@@ -271,7 +286,8 @@ class StructureViewer(widgets.VBox):
     # ---------------------------------------------------------------- colours
     def _color_options(self, level: str) -> list[str]:
         if level not in self._options:
-            self._options[level] = color_options(self.scene.level_atoms(self.frame, level))
+            options = color_options(self.scene.level_atoms(self.frame, level))
+            self._options[level] = options + [n for n in self.per_zn if n not in options]
         return self._options[level]
 
     def _color_at(self, level: str) -> str:
@@ -299,7 +315,33 @@ class StructureViewer(widgets.VBox):
         self._map_cache[key] = mapping = self._compute_mapping(frame, level, name)
         return mapping
 
+    def _per_zn_mapping(self, frame: int, level: str, name: str) -> ColorMapping:
+        by_rank = np.asarray(self.per_zn[name](frame))
+        rank = self.scene.static(level, frame).zn
+        has = (rank >= 0) & (rank < len(by_rank))
+        if by_rank.dtype.kind in "iuf":
+            values = np.full(len(rank), np.nan)
+            values[has] = by_rank[rank[has]]
+            lo, hi = self._range(level, name)
+            mapping = map_values(name, values, n_bins=self.n_bins, vmin=lo, vmax=hi)
+            if mapping.has_nan and np.isfinite(values[has]).all():  # NaN = not a Zn
+                if self.no_value_color is not None:
+                    mapping.palette[-1] = self.no_value_color
+                mapping.has_nan = False
+            return mapping
+        values = np.full(len(rank), "", dtype=by_rank.dtype if by_rank.dtype.kind == "U"
+                         else object)
+        values[has] = by_rank[rank[has]]
+        mapping = map_values(name, values.astype(str), palette=self.palette,
+                             categories=self._categories.get(name))
+        if "" in mapping.labels:  # the items that are not a Zn: not a category of the legend
+            k = mapping.labels.index("")
+            del mapping.labels[k], mapping.label_colors[k]
+        return mapping
+
     def _compute_mapping(self, frame: int, level: str, name: str) -> ColorMapping:
+        if name in self.per_zn:
+            return self._per_zn_mapping(frame, level, name)
         atoms = self.scene.level_atoms(frame, level)
         values = np.asarray(atoms.arrays[name]) if name in atoms.arrays else None
         if values is not None and values.dtype.kind in "iuf":
@@ -319,6 +361,10 @@ class StructureViewer(widgets.VBox):
         if not self.fixed_range:
             return self.vmin, self.vmax
         key = (level, name)
+        if key not in self._ranges and name in self.per_zn:
+            v = np.asarray(self.per_zn[name](None), float)
+            v = v[np.isfinite(v)]
+            self._ranges[key] = (float(v.min()), float(v.max())) if len(v) else (None, None)
         if key not in self._ranges:
             n = self.n_frames
             frames = sorted(set(np.linspace(0, n - 1, min(n, _RANGE_FRAMES)).round().astype(int)))
