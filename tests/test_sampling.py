@@ -305,3 +305,20 @@ def test_cell_relaxation_that_goes_unstable_restarts_with_smaller_cell_steps(zif
     assert out.info["cell_retries"] == 1
     assert out.info["converged"], out.info["fmax"]
     assert zifviz.perceive(out).n_zn == 16
+
+
+def test_non_finite_forces_are_an_error_not_an_endless_minimisation(zif4, topo, monkeypatch):
+    """LAMMPS's line search never ends on NaN forces: minimise tries fresh instances, then
+    raises instead of handing them to LAMMPS."""
+    from zifviz import sampling
+    from zifviz.errors import ForceFieldError
+
+    calls = []
+    monkeypatch.setattr(sampling, "_forces_finite", lambda ff: calls.append(1) or False)
+    with pytest.raises(ForceFieldError, match="not finite at the start"):
+        minimise(zif4, fmax=0.05, max_steps=50, topology=topo, progress=False)
+    assert len(calls) == 1 + sampling.NONFINITE_RETRIES
+    answers = iter([False, True])  # a fresh instance that gives finite forces is used
+    monkeypatch.setattr(sampling, "_forces_finite", lambda ff: next(answers))
+    relaxed = minimise(zif4, fmax=0.05, max_steps=50, topology=topo, progress=False)
+    assert np.isfinite(relaxed.info["fmax"])

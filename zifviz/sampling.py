@@ -138,6 +138,19 @@ def _set_velocities(ff: MOFFF, frame: Atoms) -> None:
     target[:n] = v[ids]
 
 
+#: New LAMMPS instances tried when the forces of the starting structure are not finite.
+#: Within one long-lived process LAMMPS has, rarely, given NaN forces for a structure that is
+#: finite in a fresh process (a fixed-cell relaxation of the decorated ABW net, in the test
+#: suite); with NaN forces its line search never ends (py-spy: ``linemin_backtrack`` /
+#: ``linemin_quadratic`` calling ``energy_force`` forever).
+NONFINITE_RETRIES = 2
+
+
+def _forces_finite(ff: MOFFF) -> bool:
+    n = ff.lmp.extract_global("nlocal")
+    return bool(np.isfinite(np.asarray(ff.lmp.numpy.extract_atom("f")[:n])).all())
+
+
 def _check_positive(**kw) -> None:
     for name, value in kw.items():
         if value is None or not value > 0:
@@ -183,13 +196,18 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
     bar = _progress(progress, max_steps, f"minimise ({'cell relaxed' if relax_cell else 'fixed cell'})")
     try:
         def start(structure: Atoms) -> None:
-            ff.setup(structure, topology)
-            _lmp(ff, "thermo_style custom step temp pe etotal press vol pxx pyy pzz pxy pxz pyz\n"
-                     # backtracking line search: the default quadratic one was caught
-                     # looping inside one line minimisation (a 0.2 s relaxation of the GIS
-                     # net still running after 10 min, seen once in several runs)
-                     "thermo_modify norm no\nmin_style cg\nmin_modify norm max line backtrack\n"
-                     "reset_timestep 0\nrun 0 post no", source)
+            for attempt in range(1 + NONFINITE_RETRIES):
+                ff.setup(structure, topology)
+                _lmp(ff, "thermo_style custom step temp pe etotal press vol pxx pyy pzz pxy pxz "
+                         "pyz\nthermo_modify norm no\nmin_style cg\n"
+                         "min_modify norm max line backtrack\nreset_timestep 0\nrun 0 post no",
+                     source)
+                if _forces_finite(ff):
+                    return
+            raise ForceFieldError(
+                f"MOF-FF forces are not finite at the start ({1 + NONFINITE_RETRIES} fresh "
+                "LAMMPS instances in this process); LAMMPS would loop forever minimising them. "
+                "Overlapping atoms? If the structure is sound, run it in a fresh process.", source)
 
         start(atoms)
         p_target = np.array([p_atm] * 3 + [0.0] * 3)
@@ -223,6 +241,9 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                              source)
                     f_now, converged = check(cell)
                     while not converged and done < max_steps:
+                        if not np.isfinite(f_now):  # never hand LAMMPS non-finite forces
+                            raise ForceFieldError("MOF-FF forces became non-finite during the "
+                                                  f"minimisation (after {done} steps)", source)
                         chunk = min(50, max_steps - done)  # restarts CG; advised with box/relax
                         before = ff.lmp.extract_global("ntimestep")
                         _lmp(ff, f"minimize 0.0 {ftol!r} {chunk} {10 * chunk}", source)
