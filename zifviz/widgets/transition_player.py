@@ -517,15 +517,7 @@ class TransitionPlayer(widgets.VBox):
         if state.get("color_by"):
             player.color_by = state["color_by"]
         player.frame = int(state.get("frame", 0))
-        camera = [float(v) for v in state.get("camera") or []]
-        if len(camera) == 16:
-            viewer = player.viewer
-            viewer.view._camera_orientation = camera
-
-            def restore(change):  # the browser applies it after its first fit of the view
-                if change["new"]:
-                    viewer._post({"zifviz": "orient", "matrix": camera})
-            viewer.view.observe(restore, "loaded")
+        player.viewer.restore_camera(state.get("camera"))
         return player
 
     # ---------------------------------------------------------------- frame changes

@@ -273,15 +273,21 @@ class StructureViewer(widgets.VBox):
         for lv, idx in state.get("highlight", {}).items():
             if idx:
                 viewer.highlight(idx, level=lv)
-        camera = [float(v) for v in state.get("camera") or []]
-        if len(camera) == 16:
-            viewer.view._camera_orientation = camera
-
-            def restore(change):  # the browser applies it after its first fit of the view
-                if change["new"]:
-                    viewer._post({"zifviz": "orient", "matrix": camera})
-            viewer.view.observe(restore, "loaded")
+        viewer.restore_camera(state.get("camera"))
         return viewer
+
+    def restore_camera(self, camera) -> None:
+        """Show the view from ``camera`` (nglview's 16-number orientation, as :meth:`state`
+        records it; anything else is ignored): the browser applies it after its first fit."""
+        camera = [float(v) for v in camera or []]
+        if len(camera) != 16:
+            return
+        self.view._camera_orientation = camera
+
+        def restore(change):
+            if change["new"]:
+                self._post({"zifviz": "orient", "matrix": camera})
+        self.view.observe(restore, "loaded")
 
     # ---------------------------------------------------------------- colours
     def _color_options(self, level: str) -> list[str]:
