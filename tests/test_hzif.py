@@ -114,7 +114,8 @@ def test_collapsed_framework_is_dropped_not_shipped():
 
 
 def test_smoke_build(tmp_path):
-    path = hzif.build(tmp_path / "b", "smoke", progress=False)
+    # each framework labelled in a fresh process, as build-demo and parallel builds do
+    path = hzif.build(tmp_path / "b", "smoke", isolate=True, progress=False)
     report = json.loads((tmp_path / "b" / "report.json").read_text())
     frames = zifviz.iread(path, format="extxyz")
     frames = list(frames)

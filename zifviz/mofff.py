@@ -505,6 +505,12 @@ class MOFFF:
         per_atom = np.empty(len(self.atoms_))
         per_atom[ids - 1] = e
         total = self.lmp.get_thermo("pe")
+        if not (np.isfinite(per_atom).all() and np.isfinite(total)):
+            # never a silent NaN label: LAMMPS has, rarely, given NaN for a structure that is
+            # finite in a fresh process (see zifviz.sampling.NONFINITE_RETRIES)
+            raise ForceFieldError(
+                f"MOF-FF energies are not finite ({int((~np.isfinite(per_atom)).sum())} atoms)",
+                source=self.atoms_.info.get("label"))
         return per_atom * KCALMOL_TO_EV, total * KCALMOL_TO_EV
 
     def current_atoms(self, velocities: bool = False) -> Atoms:
