@@ -510,6 +510,10 @@ def _run_one(fw: Framework, settings: dict, folder: str, max_seconds: float | No
     try:
         with _time_limit(max_seconds, fw.code):
             frames, relaxed, summary = build_framework(fw, settings)
+        if max_seconds and time.perf_counter() - t0 > max_seconds:
+            # the alarm can be lost inside a C call (LAMMPS); the limit holds all the same
+            raise FrameworkTimeout(f"{fw.code}: took longer than {max_seconds:g} s (dropped; "
+                                   "raise max_seconds to keep it)")
     except FrameworkTimeout as exc:
         frames, relaxed = [], None
         summary = {"framework": fw.code, "framework_source": fw.source, "status": "dropped",
