@@ -189,7 +189,8 @@ def test_interrupted_build_resumes(tmp_path, monkeypatch):
 
 def test_parallel_build(tmp_path):
     fws = _small_inputs()
-    serial = _frames_by_id(hzif.build(tmp_path / "s", "smoke", inputs=fws, progress=False))
+    serial = _frames_by_id(hzif.build(tmp_path / "s", "smoke", inputs=fws, isolate=True,
+                                      progress=False))  # fresh processes, as the pool's
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(1) as pool:  # any executor with submit, as a Dask client
