@@ -22,8 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import closing
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -47,8 +50,14 @@ CHANNELS = {"atomistic": ("Zn", "N", "C", "H"), "AB2": ("A", "B"), "A": ("A",)}
 _SYMBOL = {"A": "Zn", "B": B_SYMBOL}
 _ZN = 30
 _SINGLE = "Zn"   # the element every atom becomes in a single-channel SOAP
-_TASKS_PER_WORKER = 4  # frames are sent to workers in this many chunks per worker
-_CHUNK_MAX = 16        # at most this many frames per chunk (memory stays bounded)
+_TASKS_PER_WORKER = 8      # frames are sent to workers in at least this many chunks each
+_CHUNK_MAX = 8             # at most this many frames per chunk (short tail, bounded memory)
+_CHUNK_UNKNOWN = 4         # frames per chunk of a stream without len()
+_IN_FLIGHT_PER_WORKER = 3  # chunks sent but not finished, per worker (frames read meanwhile)
+_IDLE_SECONDS = 300        # local worker processes stay this long after their last chunk
+_ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                      "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                                      "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
 _CACHE_ENV = "ZIFVIZ_CACHE_DIR"
 
 
@@ -230,86 +239,212 @@ class SOAP(BaseEstimator):
         Returns
         -------
         (n_env, n_features) array, row k = row k of ``environment_table(frames)``.
+
+        With ``n_jobs`` > 1 the worker processes write their rows straight into one shared
+        array (:mod:`zifviz.descriptors.shared_rows`) that is returned; a Dask client's
+        workers send their rows back.
         """
         from tqdm.auto import tqdm
 
         settings = self._settings()
         n_features = self.n_features
         frames, total = frame_sequence(frames)
-        folder = cache_dir(self.cache)
-        if folder is not None:
-            folder = folder / self.config_key()
-            folder.mkdir(parents=True, exist_ok=True)
-            config_file = folder / "config.json"
-            if not config_file.exists():
-                from ..storage import atomic_write
-                with atomic_write(config_file) as fh:
-                    json.dump(self.config, fh, indent=1)
-
+        folder = self._cache_folder()
         n_jobs = int(self.n_jobs or 1)
         if n_jobs < 0:
             n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-        serial = client is None and n_jobs == 1
         workers = n_jobs if client is None else max(1, sum(client.nthreads().values()))
-        size = _CHUNK_MAX if total is None else max(1, min(_CHUNK_MAX, -(-total // (
+        size = _CHUNK_UNKNOWN if total is None else max(1, min(_CHUNK_MAX, -(-total // (
             _TASKS_PER_WORKER * workers))))
-        window = 1 if serial else size * _TASKS_PER_WORKER * workers  # frames held at once
-        computer = _Computer(settings) if serial else None
-
-        rows: list[np.ndarray | None] = []
-        keys: list[str | None] = []
-        pending: list[tuple[int, Atoms]] = []
+        stream = _stream(frames, folder, n_features)
         bar = tqdm(total=total, desc=f"SOAP {settings['level']}", unit="frame",
                    disable=not self.progress, leave=False)
+        try:
+            if client is not None:
+                return _on_dask(client, settings, n_features, stream, folder, size, workers,
+                                bar)
+            if n_jobs > 1:
+                return _on_processes(settings, n_features, stream, folder, size, n_jobs, total,
+                                     bar)
+            return _serial(settings, n_features, stream, folder, bar)
+        finally:
+            bar.close()
 
-        def flush():
-            if serial:
-                done = ((pos, computer.rows(atoms, pos)) for pos, atoms in pending)
-            else:
-                done = self._parallel(settings, pending, size, n_jobs, client)
-            for pos, values in done:
+    def _cache_folder(self) -> Path | None:
+        """This descriptor's cache folder (made, with its config.json), or None."""
+        folder = cache_dir(self.cache)
+        if folder is None:
+            return None
+        folder = folder / self.config_key()
+        folder.mkdir(parents=True, exist_ok=True)
+        config_file = folder / "config.json"
+        if not config_file.exists():
+            from ..storage import atomic_write
+            with atomic_write(config_file) as fh:
+                json.dump(self.config, fh, indent=1)
+        return folder
+
+
+# ---- the three ways of computing: here, in local processes, on a Dask cluster ---------------
+
+def _stream(frames, folder: Path | None, n_features: int):
+    """``(position, atoms, cache key, cached rows or None)`` of every frame."""
+    for pos, atoms in enumerate(_frames(frames)):
+        key = content_key(atoms) if folder is not None else None
+        yield pos, atoms, key, _read_cached(folder, key, n_features)
+
+
+def _stack(rows: list, n_features: int, dtype: str) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, n_features), dtype=dtype)
+    return np.concatenate(rows, axis=0)
+
+
+def _serial(settings: dict, n_features: int, stream, folder, bar) -> np.ndarray:
+    computer = _computer(settings)
+    rows = []
+    for pos, atoms, key, values in stream:
+        if values is None:
+            values = computer.rows(atoms, pos)
+            if folder is not None:
+                _write_cached(folder, key, values)
+        rows.append(values)
+        bar.update(1)
+    return _stack(rows, n_features, settings["dtype"])
+
+
+def _completed(submit, chunks, limit: int, wait_first) -> Iterator:
+    """Futures of ``submit(chunk)`` for every chunk, as they complete, with at most ``limit``
+    unfinished at once (frames are read while workers compute: no barrier between batches);
+    those still pending when the caller stops are cancelled."""
+    running: set = set()
+    try:
+        for chunk in chunks:
+            while len(running) >= limit:
+                done = wait_first(running)
+                running -= done
+                yield from done
+            running.add(submit(chunk))
+        while running:
+            done = wait_first(running)
+            running -= done
+            yield from done
+    finally:
+        for future in running:
+            future.cancel()
+
+
+def _wait_first_local(futures: set) -> set:
+    from concurrent.futures import FIRST_COMPLETED, wait
+    return wait(futures, return_when=FIRST_COMPLETED).done
+
+
+def _wait_first_dask(futures: set) -> set:
+    from distributed import wait
+    return set(wait(futures, return_when="FIRST_COMPLETED").done)
+
+
+def _on_dask(client, settings: dict, n_features: int, stream, folder, size: int, workers: int,
+             bar) -> np.ndarray:
+    """Chunks of frames computed on the cluster; the rows come back as arrays (workers may be
+    on other machines)."""
+    rows: list = []
+    keys: list = []
+
+    def chunks():
+        chunk = []
+        for pos, atoms, key, cached in stream:
+            rows.append(cached)
+            keys.append(key)
+            if cached is not None:
+                bar.update(1)
+                continue
+            chunk.append((pos, atoms))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def submit(chunk):
+        return client.submit(_compute_chunk, settings, chunk, pure=False)
+
+    with closing(_completed(submit, chunks(), _IN_FLIGHT_PER_WORKER * workers,
+                            _wait_first_dask)) as done:
+        for future in done:
+            for pos, values in _split(*future.result()):
                 rows[pos] = values
                 if folder is not None:
                     _write_cached(folder, keys[pos], values)
                 bar.update(1)
-            pending.clear()
+    return _stack(rows, n_features, settings["dtype"])
 
-        try:
-            for pos, atoms in enumerate(_frames(frames)):
-                key = content_key(atoms) if folder is not None else None
-                cached = _read_cached(folder, key, n_features)
-                rows.append(cached)
-                keys.append(key)
-                if cached is None:
-                    pending.append((pos, atoms))
-                    if len(pending) >= window:
-                        flush()
-                else:
-                    bar.update(1)
-            if pending:
-                flush()
-        finally:
-            bar.close()
-        if not rows:
+
+def _executor(n_jobs: int):
+    """loky's reusable pool of ``n_jobs`` worker processes, each single-threaded (BLAS/OpenMP)."""
+    from joblib.externals.loky import get_reusable_executor
+    return get_reusable_executor(max_workers=n_jobs, timeout=_IDLE_SECONDS, env=_ONE_THREAD)
+
+
+def _on_processes(settings: dict, n_features: int, stream, folder, size: int, n_jobs: int,
+                  total: int | None, bar) -> np.ndarray:
+    """Chunks of frames computed in local worker processes that write their rows in place
+    into one shared file; only positions go back. Every frame's rows (cached ones too) are
+    reserved in frame order, so the file is the result."""
+    from .shared_rows import SharedRows
+
+    block: SharedRows | None = None
+    keys: dict = {}
+
+    def chunks():
+        nonlocal block
+        chunk = []
+        for pos, atoms, key, cached in stream:
+            n = len(cached) if cached is not None else int(np.count_nonzero(
+                atoms.numbers == _ZN))
+            if block is None:
+                guess = (total or 1) * n * n_features * np.dtype(settings["dtype"]).itemsize
+                block = SharedRows(n_features, settings["dtype"], folder=_shared_dir(guess))
+            start = block.reserve(n)
+            if cached is not None:
+                block.write(start, cached)
+                bar.update(1)
+                continue
+            keys[pos] = key
+            chunk.append((pos, atoms, start))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    executor = _executor(n_jobs)
+
+    def submit(chunk):
+        return executor.submit(_compute_chunk_into, settings, chunk, block.path, n_features)
+
+    try:
+        with closing(_completed(submit, chunks(), _IN_FLIGHT_PER_WORKER * n_jobs,
+                                _wait_first_local)) as done:
+            for future in done:
+                positions, starts, counts = future.result()
+                for pos, start, n in zip(positions, starts, counts):
+                    key = keys.pop(pos)
+                    if folder is not None:
+                        _write_cached(folder, key, block.view(start, n))
+                bar.update(len(positions))
+        if block is None:
             return np.zeros((0, n_features), dtype=settings["dtype"])
-        return np.concatenate(rows, axis=0)
+        return block.result()
+    finally:
+        if block is not None:
+            block.close()
 
-    @staticmethod
-    def _parallel(settings: dict, pending: list, size: int, n_jobs: int,
-                  client) -> Iterator[tuple[int, np.ndarray]]:
-        """(frame position, rows) of ``pending`` frames from worker processes or a Dask
-        cluster, in order of completion."""
-        chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
-        if client is not None:
-            from distributed import as_completed
-            futures = client.map(_compute_chunk, [settings] * len(chunks), chunks, pure=False)
-            for future in as_completed(futures):
-                yield from _split(*future.result())
-            return
-        from joblib import Parallel, delayed
-        parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
-        for done in parallel(delayed(_compute_chunk)(settings, chunk) for chunk in chunks):
-            yield from _split(*done)
+
+def _shared_dir(expected_bytes: int) -> Path:
+    """Where the shared row file goes (a function, so tests can point it elsewhere)."""
+    from .shared_rows import shared_folder
+    return shared_folder(expected_bytes)
 
 
 # ---- helpers (module level so that worker processes can import them) -----------------------
@@ -366,29 +501,50 @@ def _frames(frames) -> Iterator[Atoms]:
         yield atoms
 
 
+_TOPOLOGIES: "OrderedDict[bytes, ZIFTopology]" = OrderedDict()
+"""Per process: the last perceived topology of each atom list (by atomic numbers), reused on
+later frames and later calls through the checked ``topology.at(frame)``; least recently used
+dropped beyond :data:`_TOPOLOGIES_MAX`."""
+_TOPOLOGIES_MAX = 256
+_TOPOLOGIES_LOCK = threading.Lock()
+
+
 class _Computer:
     """Computes the rows of single frames with one dscribe object and reused topologies."""
 
     def __init__(self, settings: dict):
         self.settings = settings
         self.soap = _dscribe(settings)
-        self.topologies: dict[bytes, ZIFTopology] = {}
 
-    def _topology(self, atoms: Atoms, label: str) -> ZIFTopology:
+    @staticmethod
+    def _topology(atoms: Atoms, label: str) -> ZIFTopology:
         """Perceive once per connectivity; reuse (checked by ``topology.at``) on later frames."""
         key = hashlib.blake2b(np.asarray(atoms.numbers).tobytes(), digest_size=8).digest()
-        known = self.topologies.get(key)
+        with _TOPOLOGIES_LOCK:
+            known = _TOPOLOGIES.get(key)
+        topo = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
             if known is not None:
                 try:
-                    return known.at(atoms)
+                    topo = known.at(atoms)
                 except TopologyMismatchError:
                     pass
-            topo = self.topologies[key] = perceive(atoms, source=label)
+            if topo is None:
+                topo = known = perceive(atoms, source=label)
+        with _TOPOLOGIES_LOCK:  # Dask workers may be threads
+            _TOPOLOGIES[key] = known
+            _TOPOLOGIES.move_to_end(key)
+            while len(_TOPOLOGIES) > _TOPOLOGIES_MAX:
+                _TOPOLOGIES.popitem(last=False)
         return topo
 
     def rows(self, atoms: Atoms, pos: int) -> np.ndarray:
+        """The frame's rows, normalised, in the configured dtype."""
+        return self.values(atoms, pos).astype(self.settings["dtype"], copy=False)
+
+    def values(self, atoms: Atoms, pos: int) -> np.ndarray:
+        """The frame's rows, normalised, float64 (as dscribe gives them)."""
         s = self.settings
         label = _label(atoms, pos)
         positions = np.asarray(atoms.positions, dtype=float)
@@ -435,23 +591,48 @@ class _Computer:
             norms = np.sqrt(np.einsum("ij,ij->i", values, values))
             norms[norms == 0] = 1.0
             values /= norms[:, None]  # in place: dscribe's array is ours
-        return values.astype(s["dtype"], copy=False)
+        return values
 
 
-_WORKER_COMPUTERS: dict[str, _Computer] = {}  # per worker process: topologies reused across chunks
+_COMPUTERS: dict[str, _Computer] = {}  # per process: the computer of the last settings
+
+
+def _computer(settings: dict) -> _Computer:
+    """This process's computer for ``settings`` (kept from one chunk or call to the next)."""
+    key = json.dumps(settings, sort_keys=True)
+    computer = _COMPUTERS.get(key)
+    if computer is None:
+        _COMPUTERS.clear()
+        computer = _COMPUTERS[key] = _Computer(settings)
+    return computer
+
+
+def _compute_chunk_into(settings: dict, chunk: list, path: str, n_features: int
+                        ) -> tuple[list, list, list]:
+    """In a local worker: compute a chunk of ``(position, Atoms, start row)`` and write each
+    frame's rows at its start row of the shared file ``path``; returns ``(positions, start
+    rows, row counts)``."""
+    from .shared_rows import map_rows
+
+    computer = _computer(settings)
+    counts = [int(np.count_nonzero(atoms.numbers == _ZN)) for _, atoms, _ in chunk]
+    starts = [start for _, _, start in chunk]
+    first = min(starts)
+    out = map_rows(path, settings["dtype"], n_features, first,
+                   max(s + n for s, n in zip(starts, counts)))
+    for (pos, atoms, start), n in zip(chunk, counts):
+        out[start - first:start - first + n] = computer.values(atoms, pos)  # cast in place
+    del out
+    return [pos for pos, _, _ in chunk], starts, counts
 
 
 def _compute_chunk(settings: dict, chunk: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(positions, row counts, rows stacked)`` of a chunk of ``(position, Atoms)``.
 
-    One stacked array, not a list of per-frame arrays: Dask and loky send a top-level array
+    One stacked array, not a list of per-frame arrays: Dask sends a top-level array
     without copying it through pickle (seed 000's atomistic rows moved 2.3-5.1x faster from
     one Dask worker in benchmarks/bench_dask.py)."""
-    key = json.dumps(settings, sort_keys=True)
-    computer = _WORKER_COMPUTERS.get(key)
-    if computer is None:
-        _WORKER_COMPUTERS.clear()
-        computer = _WORKER_COMPUTERS[key] = _Computer(settings)
+    computer = _computer(settings)
     blocks = [computer.rows(atoms, pos) for pos, atoms in chunk]
     positions = np.array([pos for pos, _ in chunk], dtype=np.int64)
     counts = np.array([len(b) for b in blocks], dtype=np.int64)
