@@ -162,3 +162,91 @@ def test_bad_input_raises_zifviz_errors(frames):
     molecule = Atoms("Zn", positions=[[0, 0, 0]])
     with pytest.raises(StructureError, match="periodic"):
         small("A").transform(molecule)
+
+
+# ---- local worker processes: rows written in place into one shared file ------------------
+
+@pytest.fixture
+def shared_dir(tmp_path, monkeypatch):
+    """The shared row files go to a fresh folder (counted), so none can be left unseen."""
+    calls = []
+    (tmp_path / "shared").mkdir()
+
+    def folder(expected_bytes):
+        calls.append(expected_bytes)
+        return tmp_path / "shared"
+
+    monkeypatch.setattr("zifviz.descriptors.soap._shared_dir", folder)
+    return tmp_path / "shared", calls
+
+
+@pytest.mark.parametrize("level", ["atomistic", "AB2", "A"])
+def test_two_processes_give_bit_identical_rows(frames, level, shared_dir):
+    many = frames * 3  # 12 frames: several chunks per worker
+    serial = small(level).transform(many)
+    parallel = small(level, n_jobs=2).transform(many)
+    assert type(parallel) is np.ndarray and parallel.dtype == np.float32
+    assert parallel.shape == serial.shape and np.array_equal(parallel, serial)
+    shared, calls = shared_dir
+    assert len(calls) == 1  # one shared file for the whole call ...
+    assert not list(shared.iterdir())  # ... removed afterwards
+    parallel[0, 0] = 7.0  # the result is the caller's: writable, nothing else changes
+    assert small(level, n_jobs=2).transform(many)[0, 0] == serial[0, 0]
+
+
+def test_two_processes_float64_and_stream(frames, shared_dir):
+    serial = small("AB2", dtype="float64").transform(frames)
+    assert np.array_equal(small("AB2", dtype="float64", n_jobs=2).transform(iter(frames)), serial)
+    assert small("A", n_jobs=2).transform([]).shape == (0, small("A").n_features)
+    assert not list(shared_dir[0].iterdir())
+
+
+def test_bad_frame_among_many_two_processes(frames, shared_dir):
+    broken = frames[1].copy()
+    broken.info.update(source_file="broken.extxyz", frame=7)
+    broken.positions[5] = np.nan
+    many = frames * 3 + [broken] + frames * 2
+    for level in ("atomistic", "AB2"):
+        with pytest.raises(StructureError, match=r"broken\.extxyz \(frame 7\).*NaN"):
+            small(level, n_jobs=2).transform(many)
+        assert not list(shared_dir[0].iterdir())
+    # the pool still works afterwards
+    assert np.array_equal(small("A", n_jobs=2).transform(frames), small("A").transform(frames))
+
+
+def test_two_processes_use_and_fill_the_cache(frames, tmp_path, shared_dir, monkeypatch):
+    cache = tmp_path / "cache"
+    serial = small("AB2").transform(frames)
+    small("AB2", cache=cache).transform(frames[1:3])  # two of four frames cached
+    soap = small("AB2", cache=cache, n_jobs=2)
+    assert np.array_equal(soap.transform(frames), serial)  # cached rows placed in order
+    folder = cache / soap.config_key()
+    assert len(list(folder.glob("*.npy"))) == len(frames)  # the workers' rows were cached
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed although cached")
+
+    monkeypatch.setattr("zifviz.descriptors.soap._compute_chunk_into", refuse)
+    again = soap.transform(frames)
+    assert np.array_equal(again, serial)
+    assert not list(shared_dir[0].iterdir())
+
+
+def test_shared_rows_block(tmp_path):
+    from zifviz.descriptors.shared_rows import SharedRows, map_rows
+
+    with SharedRows(3, "float32", folder=tmp_path) as block:
+        assert block.reserve(2) == 0 and block.reserve(0) == 2 and block.reserve(1) == 2
+        block.write(2, np.array([[7.0, 8.0, 9.0]]))
+        out = map_rows(block.path, "float32", 3, 0, 2)  # as a worker does
+        out[:] = [[1, 2, 3], [4, 5, 6]]
+        del out
+        assert np.array_equal(block.view(1, 2), [[4, 5, 6], [7, 8, 9]])
+        result = block.result()
+        block._free = 10 * block.row_bytes  # a nearly full folder: a clear error, no crash
+        with pytest.raises(ZifvizError, match="do not fit"):
+            block.reserve(8)
+    assert not list(tmp_path.iterdir())
+    assert np.array_equal(result, np.arange(1, 10, dtype=np.float32).reshape(3, 3))
+    with pytest.raises(ZifvizError, match="gone"):
+        map_rows(block.path, "float32", 3, 0, 2)
