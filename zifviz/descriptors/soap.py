@@ -50,7 +50,7 @@ CHANNELS = {"atomistic": ("Zn", "N", "C", "H"), "AB2": ("A", "B"), "A": ("A",)}
 _SYMBOL = {"A": "Zn", "B": B_SYMBOL}
 _ZN = 30
 _SINGLE = "Zn"   # the element every atom becomes in a single-channel SOAP
-_TASKS_PER_WORKER = 8      # frames are sent to workers in at least this many chunks each
+_TASKS_PER_WORKER = 4      # a chunk holds at most 1/(this × workers) of the frames left
 _CHUNK_MAX = 8             # at most this many frames per chunk (short tail, bounded memory)
 _CHUNK_UNKNOWN = 4         # frames per chunk of a stream without len()
 _IN_FLIGHT_PER_WORKER = 3  # chunks sent but not finished, per worker (frames read meanwhile)
@@ -254,8 +254,14 @@ class SOAP(BaseEstimator):
         if n_jobs < 0:
             n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
         workers = n_jobs if client is None else max(1, sum(client.nthreads().values()))
-        size = _CHUNK_UNKNOWN if total is None else max(1, min(_CHUNK_MAX, -(-total // (
-            _TASKS_PER_WORKER * workers))))
+
+        def size(pos: int) -> int:
+            """Frames in a chunk starting at ``pos``: shrinking towards the end (guided), so
+            that the workers finish together."""
+            if total is None:
+                return _CHUNK_UNKNOWN
+            return max(1, min(_CHUNK_MAX, -(-(total - pos) // (_TASKS_PER_WORKER * workers))))
+
         stream = _stream(frames, folder, n_features)
         bar = tqdm(total=total, desc=f"SOAP {settings['level']}", unit="frame",
                    disable=not self.progress, leave=False)
@@ -344,7 +350,7 @@ def _wait_first_dask(futures: set) -> set:
     return set(wait(futures, return_when="FIRST_COMPLETED").done)
 
 
-def _on_dask(client, settings: dict, n_features: int, stream, folder, size: int, workers: int,
+def _on_dask(client, settings: dict, n_features: int, stream, folder, size, workers: int,
              bar) -> np.ndarray:
     """Chunks of frames computed on the cluster; the rows come back as arrays (workers may be
     on other machines)."""
@@ -359,8 +365,10 @@ def _on_dask(client, settings: dict, n_features: int, stream, folder, size: int,
             if cached is not None:
                 bar.update(1)
                 continue
+            if not chunk:
+                target = size(pos)
             chunk.append((pos, atoms))
-            if len(chunk) >= size:
+            if len(chunk) >= target:
                 yield chunk
                 chunk = []
         if chunk:
@@ -386,7 +394,7 @@ def _executor(n_jobs: int):
     return get_reusable_executor(max_workers=n_jobs, timeout=_IDLE_SECONDS, env=_ONE_THREAD)
 
 
-def _on_processes(settings: dict, n_features: int, stream, folder, size: int, n_jobs: int,
+def _on_processes(settings: dict, n_features: int, stream, folder, size, n_jobs: int,
                   total: int | None, bar) -> np.ndarray:
     """Chunks of frames computed in local worker processes that write their rows in place
     into one shared file; only positions go back. Every frame's rows (cached ones too) are
@@ -411,8 +419,10 @@ def _on_processes(settings: dict, n_features: int, stream, folder, size: int, n_
                 bar.update(1)
                 continue
             keys[pos] = key
+            if not chunk:
+                target = size(pos)
             chunk.append((pos, atoms, start))
-            if len(chunk) >= size:
+            if len(chunk) >= target:
                 yield chunk
                 chunk = []
         if chunk:
