@@ -549,12 +549,23 @@ class _Computer:
                 _TOPOLOGIES.popitem(last=False)
         return topo
 
-    def rows(self, atoms: Atoms, pos: int) -> np.ndarray:
-        """The frame's rows, normalised, in the configured dtype."""
-        return self.values(atoms, pos).astype(self.settings["dtype"], copy=False)
+    def rows(self, atoms: Atoms, pos: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The frame's rows (normalised when configured) in the configured dtype, written into
+        ``out`` when given (one pass: divided in float64, rounded once)."""
+        values = self.spectra(atoms, pos)
+        if out is None:
+            out = np.empty(values.shape, dtype=self.settings["dtype"])
+        if self.settings["normalise"]:
+            norms = np.sqrt(np.einsum("ij,ij->i", values, values))
+            norms[norms == 0] = 1.0
+            np.divide(values, norms[:, None], out=out, casting="unsafe")
+        else:
+            out[...] = values
+        return out
 
-    def values(self, atoms: Atoms, pos: int) -> np.ndarray:
-        """The frame's rows, normalised, float64 (as dscribe gives them)."""
+    def spectra(self, atoms: Atoms, pos: int) -> np.ndarray:
+        """The frame's SOAP rows as dscribe gives them (float64, not normalised), after
+        checking the frame."""
         s = self.settings
         label = _label(atoms, pos)
         positions = np.asarray(atoms.positions, dtype=float)
@@ -596,12 +607,7 @@ class _Computer:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LinAlgWarning)
             values = self.soap.create(system, centers=centres.tolist(), n_jobs=1)
-        values = np.asarray(values).reshape(len(centres), -1)
-        if s["normalise"]:
-            norms = np.sqrt(np.einsum("ij,ij->i", values, values))
-            norms[norms == 0] = 1.0
-            values /= norms[:, None]  # in place: dscribe's array is ours
-        return values
+        return np.asarray(values).reshape(len(centres), -1)
 
 
 _COMPUTERS: dict[str, _Computer] = {}  # per process: the computer of the last settings
@@ -631,7 +637,7 @@ def _compute_chunk_into(settings: dict, chunk: list, path: str, n_features: int
     out = map_rows(path, settings["dtype"], n_features, first,
                    max(s + n for s, n in zip(starts, counts)))
     for (pos, atoms, start), n in zip(chunk, counts):
-        out[start - first:start - first + n] = computer.values(atoms, pos)  # cast in place
+        computer.rows(atoms, pos, out=out[start - first:start - first + n])
     del out
     return [pos for pos, _, _ in chunk], starts, counts
 
