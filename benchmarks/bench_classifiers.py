@@ -37,7 +37,7 @@ from _common import best, use_shared_data  # noqa: E402
 use_shared_data()
 
 import zifviz  # noqa: E402
-from zifviz.datasets import fetch_structure, load_demo  # noqa: E402
+from zifviz.datasets import DemoSet, fetch_structure, load_demo  # noqa: E402
 from zifviz.phases import (PhaseClassifier, cross_source_table, evaluate,  # noqa: E402
                            random_split)
 
@@ -45,15 +45,19 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--every", type=int, default=4, help="use every N-th frame of the demo")
 parser.add_argument("--epochs", type=int, default=30, help="epochs of the rate measurement")
 parser.add_argument("--accuracy", action="store_true", help="also the full accuracy report")
+parser.add_argument("--data", type=Path, default=None,
+                    help="a phases set to use instead of the shipped demo (e.g. a new build)")
+parser.add_argument("--levels", nargs="+", default=["atomistic", "AB2", "A"],
+                    help="levels of the accuracy report")
 args = parser.parse_args()
 
 
-ds = load_demo("phases")
+ds = load_demo("phases") if args.data is None else DemoSet.open(args.data, name="phases")
 frames = [ds[i] for i in range(0, len(ds), args.every)]
 table = zifviz.environment_table(frames, progress=False)
 y = table.phase.astype(str).to_numpy()
 n = len(table)
-print(f"phases demo, every {args.every}th frame: {len(frames)} frames, {n} Zn environments")
+print(f"{ds.path.name}, every {args.every}th frame: {len(frames)} frames, {n} Zn environments")
 
 X = {}
 PhaseClassifier.seed003("bpsf").descriptor.transform(frames[:1])  # load the compiled kernel
@@ -89,7 +93,7 @@ if args.accuracy:
     print("\naccuracy (%), seed 003's recipes; seed 003: SOAP 98.6, BPSF 92.6 (random 80/20)")
     print(f"{'classifier':<10} {'level':<10} {'random':>8} {'block':>8} {'epochs r/b':>11} "
           f"{'fit s r/b':>12}")
-    for level in ("atomistic", "AB2", "A"):
+    for level in args.levels:
         for kind in ("soap", "bpsf"):
             if kind == "bpsf":
                 Xl = X["bpsf"]  # Zn = A beads: the same values at every level

@@ -20,16 +20,21 @@ makes the large sets (not shipped). How each set is made:
 
 ``phases`` (seed 003's task: which phase is this Zn environment?)
     Seven phases from MOF-FF MD under two sources that differ in ensemble (seed 003 used two
-    force fields; we have one published force field, so the least it asks for): source
-    ``NPT`` (Nosé–Hoover thermostat and barostat, 0.1 MPa, fully flexible cell) and source
-    ``NVT`` (Nosé–Hoover thermostat, cell fixed at the relaxed one). How each phase is made:
-    ZIF-4, ZIF-4-cp-II, ZIF-zni, ZIF-hPT-II from the relaxed public crystals at 300 K;
-    ZIF-4-cp by compressing ZIF-4 at 200 MPa (as seed 003 made cp by compression; in MOF-FF
-    a shrinks to ≈13.3 Å while c stays ≈18 Å), then sampling at 200 MPa (NPT) or in that
-    compressed cell (NVT); glass from the three ab initio melt-quenched glasses at 300 K;
-    liquid from the glasses at 1500 K. MOF-FF keeps its bonds, so 'liquid' here is a hot,
-    strongly distorted but fully bonded network, not a liquid whose Zn–N bonds break and
-    re-form. Phases are balanced by the number of Zn environments per phase and source.
+    force fields; we have one published force field, so the least it asks for), at seed
+    003's nb-ZIF-FF conditions (:data:`PHASE_RECIPES`): ZIF-4, ZIF-zni and the glass at 300 K
+    and 0.1 MPa, ZIF-4-cp-II at 300 K and 150 MPa, ZIF-hPT-II at 563 K and 810 MPa,
+    ZIF-4-cp by compressing ZIF-4 at 100 MPa (:data:`PHASE_CP_PRESSURE`), the 'liquid' at
+    1500 K. Starts: the public structures relaxed with MOF-FF (relaxed cell); the glass is
+    glass-02 and glass-03 (glass-01 relaxes to ZIF-4: the build checks all three against
+    ZIF-4 with the duplicate test of :mod:`zifviz.hzif` and records it). Each start is
+    equilibrated in NPT until its density is stationary (blocks, :class:`PhaseSize`); source
+    ``NPT`` samples NPT at T and P, source ``NVT`` samples NVT in the mean cell of that
+    start's last NPT block (so every phase has its own cell), each as several independent
+    runs (velocity seeds) with frames far enough apart to decorrelate
+    (``benchmarks/phases_decorrelation.py``). MOF-FF keeps its bonds, so 'liquid' here is a
+    hot, strongly distorted but fully bonded network, not a liquid whose Zn–N bonds break
+    and re-form. Balanced by the number of Zn environments per phase and source; every MD
+    leg resumes from ``--work-dir`` (:func:`build_phases`).
 
 ``transition`` (seed 003's task: replay a transition, every Zn classified)
     ZIF-4 (2x2x2, relaxed with MOF-FF) in NPT at 300 K after a pressure step to 200 MPa
@@ -56,15 +61,17 @@ import os
 import sysconfig
 import time
 import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import ase.io
 import numpy as np
 from ase import Atoms
+from ase.cell import Cell
 
 from . import sampling
 from .datasets import _sha256, checkout_root, citation, fetch_structure
-from .errors import UnderCoordinatedZnWarning
+from .errors import DataError, UnderCoordinatedZnWarning
 from .io import read
 from .storage import atomic_write
 
@@ -161,51 +168,323 @@ def build_energies(out: Path, size: str = "demo", *, relaxed: str | os.PathLike 
 
 
 PHASE_RECIPES = {
-    # phase: (start structures, temperature K, pressure MPa for the NPT source)
-    "ZIF-4": (["ZIF-4"], 300.0, 0.1),
-    "ZIF-4-cp": (["ZIF-4"], 300.0, 200.0),
-    "ZIF-4-cp-II": (["ZIF-4-cp-II"], 300.0, 0.1),
-    "ZIF-zni": (["ZIF-zni"], 300.0, 0.1),
-    "ZIF-hPT-II": (["ZIF-hPT-II"], 300.0, 0.1),
-    "glass": (["glass-01", "glass-02", "glass-03"], 300.0, 0.1),
-    "liquid": (["glass-01", "glass-02", "glass-03"], 1500.0, 0.1),
+    # phase: (start structures, temperature K, pressure MPa of the NPT source). The conditions
+    # are seed 003's nb-ZIF-FF NPT runs (its Table 1), except the liquid (see PHASE_LIQUID) and
+    # ZIF-4-cp (one pressure, PHASE_CP_PRESSURE, instead of 20 and 105 MPa).
+    "ZIF-4": (("ZIF-4",), 300.0, 0.1),
+    "ZIF-4-cp": (("ZIF-4",), 300.0, None),  # None: PHASE_CP_PRESSURE
+    "ZIF-4-cp-II": (("ZIF-4-cp-II",), 300.0, 150.0),
+    "ZIF-zni": (("ZIF-zni",), 300.0, 0.1),
+    "ZIF-hPT-II": (("ZIF-hPT-II",), 563.0, 810.0),
+    "glass": (("glass-02", "glass-03"), 300.0, 0.1),
+    "liquid": (("glass-02", "glass-03"), None, 0.1),  # None: PHASE_LIQUID
 }
+PHASE_CP_PRESSURE = 100.0
+"""MPa (seed 003's upper cp pressure is 105 MPa): one 272-atom ZIF-4 cell in MOF-FF NPT at 300 K
+turns cp-like within about 2 ps (one short axis shrinks to 13.6–14.3 Å, the long axis stays
+17.2–18.4 Å, γ ≈ 80°, 4.3 Zn/nm³) and stayed so over 6 ps; at 200 MPa the long axis collapsed
+to 15.5 Å (cp-II) after 2.5 ps in the same test. Checked per build (``cp_check``)."""
+PHASE_LIQUID = 1500.0
+"""K: the 'liquid' (seed 003's MACE liquid temperature; MOF-FF cannot break bonds, so this is a
+hot amorphous network, not a liquid whose Zn–N bonds break and re-form)."""
+PHASE_DROPPED = {"glass-01": "relaxes to crystalline ZIF-4 under MOF-FF (same Zn net, energy "
+                             "and volume per Zn as ZIF-4: merged as a duplicate by zifviz.hzif)"}
 
 
-def build_phases(out: Path, size: str = "demo", seed: int = 1,
-                 zn_per_phase_and_source: int = 640) -> dict:
-    """Build the ``phases`` set into ``out`` (gzip extxyz); returns a summary."""
-    target = zn_per_phase_and_source * SIZES[size]
+@dataclass(frozen=True)
+class PhaseSize:
+    """How much MD one ``phases`` build runs (every number is recorded in the summary).
+
+    Attributes
+    ----------
+    block: NPT equilibration block (MD steps of 0.5 fs); equilibration stops when the mean
+        density of each of the last two blocks differs from the block before it by less
+        than ``tolerance`` (relative), after at least ``min_blocks`` and at most
+        ``max_blocks`` blocks.
+    compress: MD steps of NPT at the cp pressure before ZIF-4-cp's equilibration blocks
+        (the cp transformation took about 2 ps; a density plateau before it is not cp).
+    runs: independent production runs (velocity seeds) per phase and source; the glass and
+        liquid runs alternate between their starts.
+    every: MD steps between two kept frames (and before the first one of a run).
+    zn: Zn environments per phase and source (the set is balanced on it).
+    """
+
+    block: int
+    compress: int
+    min_blocks: int
+    max_blocks: int
+    tolerance: float
+    runs: int
+    every: int
+    zn: int
+
+
+PHASE_SIZES = {
+    "smoke": PhaseSize(block=40, compress=40, min_blocks=3, max_blocks=4, tolerance=0.01,
+                       runs=2, every=20, zn=32),
+    "demo": PhaseSize(block=1000, compress=6000, min_blocks=3, max_blocks=16, tolerance=0.01,
+                      runs=4, every=600, zn=640),
+    "full": PhaseSize(block=1000, compress=6000, min_blocks=3, max_blocks=24, tolerance=0.01,
+                      runs=16, every=1000, zn=6400),
+}
+PHASE_TIMESTEP_FS = 0.5
+
+
+def _phase_conditions(phase: str) -> tuple[tuple[str, ...], float, float]:
+    starts, temperature, pressure = PHASE_RECIPES[phase]
+    return (starts, PHASE_LIQUID if temperature is None else temperature,
+            PHASE_CP_PRESSURE if pressure is None else pressure)
+
+
+def _zn_density(atoms: Atoms) -> float:
+    """Zn per nm³."""
+    return 1000.0 * int((atoms.numbers == 30).sum()) / atoms.get_volume()
+
+
+def _md_leg(start: Atoms, output: Path, progress: bool, **settings):
+    """One MD leg streamed to ``output`` (resumed when unfinished; read back when finished)."""
+    from .io import Trajectory
+
+    if output.is_file():
+        return Trajectory(output)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
+        return sampling.run_md(start, output=output, resume=True, progress=progress,
+                               timestep_fs=PHASE_TIMESTEP_FS, **settings)
+
+
+def _equilibrate(start: Atoms, work: Path, name: str, temperature: float, pressure: float,
+                 size: PhaseSize, seed: int, progress: bool) -> tuple[Atoms, dict, np.ndarray]:
+    """NPT blocks until the block-mean Zn density is stationary; returns the last frame and
+    a record (blocks, ps, block-mean densities, relative drift of the last block, mean cell
+    of the last block)."""
+    means, last_block = [], None
+    every = max(1, size.block // 10)
+    current = start
+    for b in range(size.max_blocks):
+        leg = _md_leg(current, work / f"{name}-npt-equil{b:02d}.extxyz", progress,
+                      ensemble="NPT", temperature=temperature, pressure_mpa=pressure,
+                      steps=size.block, every=every, seed=seed + b)
+        frames = [leg[i] for i in range(1, len(leg))]  # step 0 is the block's start
+        means.append(float(np.mean([_zn_density(f) for f in frames])))
+        current, last_block = frames[-1], frames
+        drifts = [abs(means[i] / means[i - 1] - 1) for i in range(1, len(means))]
+        drift = max(drifts[-2:]) if len(drifts) >= 2 else np.inf
+        if b + 1 >= size.min_blocks and drift < size.tolerance:
+            break
+    cell = np.mean([f.cell.array for f in last_block], axis=0)
+    record = {"blocks": len(means), "steps": len(means) * size.block,
+              "ps": round(len(means) * size.block * PHASE_TIMESTEP_FS / 1000, 3),
+              "block_density": [round(m, 4) for m in means],
+              "drift": round(float(drift), 5) if np.isfinite(drift) else None,
+              "drift_rule": "largest relative change of the block-mean density over the "
+                            "last two blocks",
+              "stationary": bool(drift < size.tolerance),
+              "mean_cell": [round(float(x), 3) for x in Cell(cell).cellpar()]}
+    return current, record, cell
+
+
+def _same_framework(a: Atoms, b: Atoms) -> dict:
+    """The structure comparison of :mod:`zifviz.hzif`'s duplicate detection on two relaxed
+    structures: the same Zn count and Zn-net coordination sequences, energy per Zn within
+    ``DUPLICATE_ENERGY`` and volume per Zn within ``DUPLICATE_VOLUME``."""
+    from . import hzif, mofff
+    from .topology import perceive
+
+    out = {}
+    for key, atoms in (("a", a), ("b", b)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
+            topo = perceive(atoms)
+        n_zn = topo.n_zn
+        out[key] = {"n_zn": n_zn, "net": hzif.coordination_sequences(topo),
+                    "energy_per_zn": mofff.label(atoms, topo).info["energy"] / n_zn,
+                    "volume_per_zn": atoms.get_volume() / n_zn}
+    de = abs(out["a"]["energy_per_zn"] - out["b"]["energy_per_zn"])
+    dv = abs(out["a"]["volume_per_zn"] / out["b"]["volume_per_zn"] - 1)
+    same_net = out["a"]["n_zn"] == out["b"]["n_zn"] and out["a"]["net"] == out["b"]["net"]
+    return {"same_net": bool(same_net), "energy_per_zn_diff_eV": round(float(de), 4),
+            "volume_per_zn_rel_diff": round(float(dv), 4),
+            "duplicate": bool(same_net and de < hzif.DUPLICATE_ENERGY
+                              and dv < hzif.DUPLICATE_VOLUME)}
+
+
+def _relaxed_starts(names, work: Path) -> dict[str, Atoms]:
+    """The public structures relaxed with MOF-FF (relaxed cell): from the shipped
+    :data:`RELAXED_FILE` when it has them (the same start every build), else relaxed anew
+    (kept in ``work``)."""
+    from .datasets import demo_dir
+
+    shipped = {}
+    path = demo_dir() / RELAXED_FILE
+    if path.is_file():
+        for atoms in ase.io.iread(path, index=":", format="extxyz"):
+            if atoms.info.get("framework") in names:
+                shipped[atoms.info["framework"]] = atoms
+    out = {}
+    for name in names:
+        cached = work / f"start-{name}.extxyz"
+        if not cached.is_file():
+            atoms = shipped.get(name)
+            atoms = _relaxed(_public(name)) if atoms is None else atoms
+            atoms = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+            with atomic_write(cached) as fh:
+                ase.io.write(fh, atoms, format="extxyz")
+        atoms = read(cached)
+        atoms.info = {"source": name, "citation": citation(PUBLIC[name])}
+        out[name] = atoms
+    return out
+
+
+def _without_file_keys(frame: Atoms) -> Atoms:
+    """A frame read back from a work file, without the reader's keys (where it was read)."""
+    for key in ("frame", "source_file"):
+        frame.info.pop(key, None)
+    return frame
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """``total`` as ``parts`` near-equal counts (the first ones larger)."""
+    return [total // parts + (k < total % parts) for k in range(parts)]
+
+
+def phases_plan(size: str = "demo") -> dict:
+    """The MD a ``phases`` build of ``size`` runs: production steps (fixed) and equilibration
+    steps (at most), per phase, and in 272-atom-cell equivalents (cost ∝ atoms × steps)."""
+    s = PHASE_SIZES[size]
+    atoms_per_zn = 17  # Zn(C3H3N2)2
+    plan, prod_equiv, equil_equiv = {}, 0.0, 0.0
+    zn_of = {"ZIF-4": 16, "ZIF-4-cp-II": 16, "ZIF-zni": 32, "ZIF-hPT-II": 8, "glass-02": 16,
+             "glass-03": 16}
+    for phase in PHASE_RECIPES:
+        starts, _, _ = _phase_conditions(phase)
+        zn = zn_of[starts[0]]
+        frames = int(np.ceil(s.zn / zn))
+        prod = 2 * frames * s.every  # both sources; each kept frame costs `every` steps
+        equil = len(starts) * (s.max_blocks * s.block + s.block)  # NPT blocks + NVT block
+        equil += s.compress if phase == "ZIF-4-cp" else 0
+        plan[phase] = {"frames_per_source": frames, "production_steps": prod,
+                       "equilibration_steps_max": equil, "atoms": zn * atoms_per_zn}
+        prod_equiv += prod * zn * atoms_per_zn / 272
+        equil_equiv += equil * zn * atoms_per_zn / 272
+    return {"phases": plan, "production_steps_272": int(prod_equiv),
+            "equilibration_steps_272_max": int(equil_equiv)}
+
+
+def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
+                 work_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
+    """Build the ``phases`` set into ``out`` (gzip extxyz); returns a summary.
+
+    Recipe (:data:`PHASE_RECIPES`, :data:`PHASE_SIZES`; every number is recorded in the
+    summary and the frames): each start (the public structures, MOF-FF relaxed with a relaxed
+    cell; glass-01 is not used, :data:`PHASE_DROPPED`) is equilibrated in NPT at the phase's
+    T and P in blocks until the block-mean Zn density is stationary (:func:`_equilibrate`).
+    Source ``NPT``: ``runs`` production runs from the equilibrated state, new velocity seeds,
+    a frame every ``every`` steps. Source ``NVT``: the equilibrated state scaled to the mean
+    cell of its last NPT block, one NVT block of equilibration, then ``runs`` production runs
+    likewise. Each phase and source gets ``zn`` Zn environments. Every MD leg streams into
+    ``work_dir`` (default: the zifviz cache) and a killed build resumes from it; the set is
+    then written atomically from the finished legs (the same bytes for the same legs).
+    """
+    if size not in PHASE_SIZES:
+        raise ValueError(f"size must be one of {sorted(PHASE_SIZES)}, got {size!r}")
+    s = PHASE_SIZES[size]
+    if work_dir is None:
+        from .frames import cache_dir
+
+        work_dir = cache_dir().parent / f"phases-{size}"
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    relaxed = {name: _relaxed(_public(name)) for name in PUBLIC if name != "ZIF-4-cp"}
-    # ZIF-4-cp: compress relaxed ZIF-4 at 200 MPa, keep the last frame
-    cp = None
-    for cp in sampling.iter_md(relaxed["ZIF-4"], ensemble="NPT", temperature=300.0,
-                              pressure_mpa=200.0, steps=4000, every=4000, seed=seed,
-                              progress=False):
-        pass
-    cp.info["source"] = "ZIF-4 compressed at 200 MPa"
-    relaxed["ZIF-4-cp"] = cp
-    counts: dict[str, dict[str, int]] = {}
+    names = sorted({n for p in PHASE_RECIPES for n in _phase_conditions(p)[0]})
+    starts = _relaxed_starts(names + ["glass-01"], work)
+    glass_check = {g: _same_framework(starts[g], starts["ZIF-4"])
+                   for g in ("glass-01", "glass-02", "glass-03")}
+    for g in ("glass-02", "glass-03"):
+        if glass_check[g]["duplicate"]:
+            raise DataError(f"{g} relaxes to ZIF-4 under MOF-FF ({glass_check[g]}); it cannot "
+                            "stand for the glass", str(work))
+    summary = {"size": size, "recipe": {
+        "conditions": {p: dict(zip(("starts", "temperature_K", "pressure_MPa"),
+                                   _phase_conditions(p))) for p in PHASE_RECIPES},
+        "timestep_fs": PHASE_TIMESTEP_FS, **asdict(s),
+        "frame_spacing_ps": s.every * PHASE_TIMESTEP_FS / 1000,
+        "sources": {"NPT": "Nosé–Hoover NPT (tri) at the phase's T and P",
+                    "NVT": "Nosé–Hoover NVT in the mean cell of the phase's last NPT "
+                           "equilibration block"},
+        "dropped": PHASE_DROPPED,
+        "liquid": "MOF-FF keeps its bonds: 'liquid' is a hot amorphous network"},
+        "plan": phases_plan(size), "glass_vs_ZIF-4": glass_check,
+        "equilibration": {}, "Zn environments": {}, "runs": {}}
+    legs = {}
+    for k, phase in enumerate(PHASE_RECIPES):
+        start_names, temperature, pressure = _phase_conditions(phase)
+        for j, name in enumerate(start_names):
+            tag = f"{phase}-{name}"
+            first = starts[name]
+            if phase == "ZIF-4-cp":  # compress first: a density plateau before cp is not cp
+                squeezed = _md_leg(first, work / f"{tag}-npt-compress.extxyz", progress,
+                                   ensemble="NPT", temperature=temperature,
+                                   pressure_mpa=pressure, steps=s.compress,
+                                   every=max(1, s.compress // 10), seed=seed + 1000 * k + 99)
+                first = squeezed[len(squeezed) - 1]
+            npt_last, record, cell = _equilibrate(
+                first, work, tag, temperature, pressure, s, seed + 1000 * k + 100 * j,
+                progress)
+            if phase == "ZIF-4-cp":
+                record["compression_ps"] = s.compress * PHASE_TIMESTEP_FS / 1000
+            nvt_start = npt_last.copy()
+            nvt_start.set_cell(cell, scale_atoms=True)
+            nvt_start.info["source"] = npt_last.info.get("source", name)
+            nvt_equil = _md_leg(nvt_start, work / f"{tag}-nvt-equil.extxyz", progress,
+                                ensemble="NVT", temperature=temperature, steps=s.block,
+                                every=s.block, seed=seed + 1000 * k + 100 * j + 50)
+            record["nvt_cell"] = record["mean_cell"]
+            summary["equilibration"][tag] = record
+            legs[tag] = {"NPT": npt_last, "NVT": nvt_equil[len(nvt_equil) - 1],
+                         "cell": cell}
+    if phase_cp := summary["equilibration"].get("ZIF-4-cp-ZIF-4"):
+        a, b, c = sorted(phase_cp["mean_cell"][:3])
+        summary["cp_check"] = {"shortest_axis": a, "longest_axis": c,
+                               "cp_like": bool(a < 14.5 and c > 17.0),
+                               "rule": "cp: one axis shrunk below 14.5 Å (ZIF-4: 15.3 Å) "
+                                       "while the long axis stays above 17 Å (cp-II "
+                                       "collapses it to about 15 Å)"}
+    frames_out = []
+    for k, phase in enumerate(PHASE_RECIPES):
+        start_names, temperature, pressure = _phase_conditions(phase)
+        summary["Zn environments"][phase] = {}
+        for m, source in enumerate(("NPT", "NVT")):
+            zn_start = int((starts[start_names[0]].numbers == 30).sum())
+            per_run = _split(int(np.ceil(s.zn / zn_start)), s.runs)
+            n_zn = 0
+            for run, n_frames in enumerate(per_run):
+                if n_frames == 0:
+                    continue
+                name = start_names[run % len(start_names)]
+                tag = f"{phase}-{name}"
+                run_seed = seed + 1000 * k + 500 * m + 10 * run + 7
+                leg = _md_leg(legs[tag][source], work / f"{tag}-{source.lower()}-run{run}.extxyz",
+                              progress, ensemble=source, temperature=temperature,
+                              pressure_mpa=pressure if source == "NPT" else 0.0,
+                              steps=n_frames * s.every, every=s.every, seed=run_seed)
+                label = {"phase": phase, "source_set": source, "start": name, "run": run,
+                         "seed": run_seed, "temperature": temperature,
+                         "pressure": pressure if source == "NPT" else 0.0,
+                         "equilibration_ps": summary["equilibration"][tag]["ps"]
+                         + summary["equilibration"][tag].get("compression_ps", 0.0)}
+                frames_out.append((leg, label))
+                n_zn += n_frames * int((starts[name].numbers == 30).sum())
+                summary["runs"][f"{phase}/{source}/{run}"] = {"start": name, "seed": run_seed,
+                                                              "frames": n_frames}
+            summary["Zn environments"][phase][source] = n_zn
     with _gzip_text(out) as fh:
-        for k, (phase, (starts, temperature, pressure)) in enumerate(PHASE_RECIPES.items()):
-            counts[phase] = {}
-            for source in ("NPT", "NVT"):
-                n_zn = 0
-                for s, start_name in enumerate(starts):
-                    start = relaxed["ZIF-4-cp" if phase == "ZIF-4-cp" else start_name]
-                    zn = int((start.symbols == "Zn").sum())
-                    frames = int(np.ceil(target / len(starts) / zn))
-                    equil = 2000 if temperature > 1000 else 400
-                    md = sampling.iter_md(
-                        start, ensemble=source, temperature=temperature,
-                        pressure_mpa=pressure, steps=equil + 40 * frames, every=40,
-                        seed=seed + 100 * k + 10 * s + (source == "NVT"), progress=False)
-                    kept = (f for f in md if f.info["step"] > equil)
-                    n_zn += _append(fh, kept, {"phase": phase, "source_set": source,
-                                               "start": start_name})
-                counts[phase][source] = n_zn
-    return {"Zn environments": counts, "seconds": round(time.perf_counter() - t0, 1)}
+        for leg, label in frames_out:
+            _append(fh, (_without_file_keys(leg[i]) for i in range(1, len(leg))),  # 0: start
+                    label)
+    summary["work_dir"] = str(work)
+    summary["seconds"] = round(time.perf_counter() - t0, 1)
+    return summary
 
 
 TRANSITION_RECIPES = {
@@ -404,8 +683,8 @@ def main(argv=None) -> int:
                         help="energies: build the frameworks on a Dask cluster (tcp://host:port, "
                              "a scheduler .json file, or local:N)")
     parser.add_argument("--work-dir", type=Path, default=None,
-                        help="energies: folder of per-framework results; transition: folder "
-                             "of the MD runs (default: the zifviz cache); a killed build "
+                        help="energies: folder of per-framework results; phases, transition: "
+                             "folder of the MD runs (default: the zifviz cache); a killed build "
                              "resumes from it")
     args = parser.parse_args(argv)
     args.out = output_folder(args.out)
@@ -433,6 +712,9 @@ def main(argv=None) -> int:
                                          relaxed=None if args.from_scratch else "auto")
         elif name == "transition":
             summary = build_transition(path, size=args.size, work_dir=args.work_dir)
+        elif name == "phases":
+            print("MD plan:", json.dumps(phases_plan(args.size)), flush=True)
+            summary = build_phases(path, size=args.size, work_dir=args.work_dir)
         else:
             summary = build(path, size=args.size)
         summary.update({"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path),
