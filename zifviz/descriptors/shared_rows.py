@@ -7,7 +7,8 @@ finally maps the whole file as the result. No row goes back through pickle and a
 parent does no work per byte of output (seed 000's atomistic rows are 66 kB per Zn).
 
 The file is removed when the block is closed (always: use it as a context manager); the result
-stays valid after that, as a private mapping of the removed file.
+stays valid after that, as a private mapping of the removed file. If the parent process is
+killed before, loky's resource tracker (the one its worker pool runs) removes the file.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ _SHM = Path("/dev/shm")
 def _free_bytes(folder: Path) -> int:
     st = os.statvfs(folder)
     return st.f_bavail * st.f_frsize
+
+
+def _tracker():
+    """loky's resource tracker (removes registered files when their process dies), if any."""
+    try:
+        from joblib.externals.loky.backend import resource_tracker
+    except ImportError:  # pragma: no cover - joblib always ships loky
+        return None
+    return resource_tracker
 
 
 def shared_folder(expected_bytes: int = 0) -> Path:
@@ -61,6 +71,9 @@ class SharedRows:
         self._fd: int | None = fd
         self.path = path
         self.n_rows = 0
+        self._tracker = _tracker()
+        if self._tracker is not None:
+            self._tracker.register(path, "file")
 
     def __enter__(self) -> "SharedRows":
         return self
@@ -111,6 +124,9 @@ class SharedRows:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
+        if self._tracker is not None:
+            self._tracker.unregister(self.path, "file")
+            self._tracker = None
 
 
 def map_rows(path: str, dtype, n_features: int, first: int, end: int) -> np.ndarray:
