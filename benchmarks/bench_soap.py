@@ -21,7 +21,9 @@ Rows (best of ``--repeat``; the machine is shared, so compare the columns of one
   ``first call`` is the untimed-in-the-table first transform, which perceives them;
 * ``zifviz n_jobs=2``: two loky worker processes writing their rows into one shared array
   (warm: the pool is started by a first call that is not timed) — speed-up = n_jobs=1 /
-  n_jobs=2 (target ≥ 1.7×).
+  n_jobs=2 (target ≥ 1.7×);
+* ``rows piped``: the same two workers sending their rows back through loky's pipe instead
+  (what zifviz does where files cannot be shared in place), for comparison.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from _common import best, use_shared_data  # noqa: E402
 use_shared_data()
 
 import zifviz  # noqa: E402
+import zifviz.descriptors.soap as soap_module  # noqa: E402
 from zifviz.coarse import B_SYMBOL  # noqa: E402
 from zifviz.datasets import load_demo  # noqa: E402
 from zifviz.descriptors import SOAP  # noqa: E402
@@ -65,7 +68,8 @@ def main():
     print(f"{len(frames)} frames, {n_zn} Zn environments, {os.cpu_count()} CPUs "
           f"(load average {os.getloadavg()[0]:.1f})")
     print(f"{'level':>10} {'features':>9} {'dscribe direct':>15} {'zifviz n_jobs=1':>16} "
-          f"{'zifviz n_jobs=2':>16} {'overhead':>9} {'2 vs 1 workers':>15}")
+          f"{'zifviz n_jobs=2':>16} {'overhead':>9} {'2 vs 1 workers':>15} "
+          f"{'rows piped':>11} {'2 vs 1 piped':>13}")
     for name, level, r_cut, sigma in (("atomistic", "atomistic", 5.0, 0.5),
                                        ("AB2", "AB2", 9.0, 0.2),
                                        ("seed 003", "atomistic", 9.0, 0.5)):
@@ -113,8 +117,15 @@ def main():
         two = clone(soap).set_params(n_jobs=2)
         assert np.array_equal(two.transform(frames), X1)  # also starts the worker pool
         t_two = best(lambda: two.transform(frames), args.repeat)[0]
+        soap_module._IN_PLACE = False
+        try:
+            assert np.array_equal(two.transform(frames), X1)
+            t_piped = best(lambda: two.transform(frames), args.repeat)[0]
+        finally:
+            soap_module._IN_PLACE = True
         print(f"{name:>10} {soap.n_features:>9} {t_direct:>13.2f} s {t_one:>14.2f} s "
-              f"{t_two:>14.2f} s {100 * (t_one / t_direct - 1):>8.1f}% {t_one / t_two:>14.2f}×")
+              f"{t_two:>14.2f} s {100 * (t_one / t_direct - 1):>8.1f}% {t_one / t_two:>14.2f}× "
+              f"{t_piped:>9.2f} s {t_one / t_piped:>12.2f}×")
         print(f"{'':>10} {'':>9} {n_zn / t_direct:>11.0f} Zn/s {n_zn / t_one:>10.0f} Zn/s "
               f"{n_zn / t_two:>10.0f} Zn/s   (first call {t_first:.2f} s)")
         if level == "AB2":

@@ -250,3 +250,11 @@ def test_shared_rows_block(tmp_path):
     assert np.array_equal(result, np.arange(1, 10, dtype=np.float32).reshape(3, 3))
     with pytest.raises(ZifvizError, match="gone"):
         map_rows(block.path, "float32", 3, 0, 2)
+
+
+def test_two_processes_sending_rows_back(frames, shared_dir, monkeypatch):
+    """Where rows cannot be shared in place (no os.pwrite), the workers send them back."""
+    monkeypatch.setattr("zifviz.descriptors.soap._IN_PLACE", False)
+    serial = small("AB2").transform(frames * 2)
+    assert np.array_equal(small("AB2", n_jobs=2).transform(frames * 2), serial)
+    assert shared_dir[1] == []  # no shared file made

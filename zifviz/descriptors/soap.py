@@ -59,6 +59,8 @@ _ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                       "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                                       "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
 _CACHE_ENV = "ZIFVIZ_CACHE_DIR"
+_IN_PLACE = os.name == "posix" and hasattr(os, "pwrite")
+"""Local workers write rows in place into a shared file (else they send them back)."""
 
 
 def cache_dir(cache=True) -> Path | None:
@@ -267,12 +269,18 @@ class SOAP(BaseEstimator):
                    disable=not self.progress, leave=False)
         try:
             if client is not None:
-                return _on_dask(client, settings, n_features, stream, folder, size, workers,
-                                bar)
-            if n_jobs > 1:
+                return _returned(
+                    lambda chunk: client.submit(_compute_chunk, settings, chunk, pure=False),
+                    _wait_first_dask, settings, n_features, stream, folder, size, workers, bar)
+            if n_jobs == 1:
+                return _serial(settings, n_features, stream, folder, bar)
+            if _IN_PLACE:
                 return _on_processes(settings, n_features, stream, folder, size, n_jobs, total,
                                      bar)
-            return _serial(settings, n_features, stream, folder, bar)
+            executor = _executor(n_jobs)
+            return _returned(lambda chunk: executor.submit(_compute_chunk, settings, chunk),
+                             _wait_first_local, settings, n_features, stream, folder, size,
+                             n_jobs, bar)
         finally:
             bar.close()
 
@@ -350,10 +358,11 @@ def _wait_first_dask(futures: set) -> set:
     return set(wait(futures, return_when="FIRST_COMPLETED").done)
 
 
-def _on_dask(client, settings: dict, n_features: int, stream, folder, size, workers: int,
-             bar) -> np.ndarray:
-    """Chunks of frames computed on the cluster; the rows come back as arrays (workers may be
-    on other machines)."""
+def _returned(submit, wait_first, settings: dict, n_features: int, stream, folder, size,
+              workers: int, bar) -> np.ndarray:
+    """Chunks of frames computed by ``submit(chunk)`` futures whose results carry the rows back
+    (a Dask cluster, whose workers may be on other machines; local processes where rows
+    cannot be shared in place)."""
     rows: list = []
     keys: list = []
 
@@ -374,11 +383,8 @@ def _on_dask(client, settings: dict, n_features: int, stream, folder, size, work
         if chunk:
             yield chunk
 
-    def submit(chunk):
-        return client.submit(_compute_chunk, settings, chunk, pure=False)
-
     with closing(_completed(submit, chunks(), _IN_FLIGHT_PER_WORKER * workers,
-                            _wait_first_dask)) as done:
+                            wait_first)) as done:
         for future in done:
             for pos, values in _split(*future.result()):
                 rows[pos] = values
@@ -645,7 +651,7 @@ def _compute_chunk_into(settings: dict, chunk: list, path: str, n_features: int
 def _compute_chunk(settings: dict, chunk: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(positions, row counts, rows stacked)`` of a chunk of ``(position, Atoms)``.
 
-    One stacked array, not a list of per-frame arrays: Dask sends a top-level array
+    One stacked array, not a list of per-frame arrays: Dask and loky send a top-level array
     without copying it through pickle (seed 000's atomistic rows moved 2.3-5.1x faster from
     one Dask worker in benchmarks/bench_dask.py)."""
     computer = _computer(settings)
