@@ -517,10 +517,11 @@ def _frames(frames) -> Iterator[Atoms]:
         yield atoms
 
 
-_TOPOLOGIES: "OrderedDict[bytes, ZIFTopology]" = OrderedDict()
-"""Per process: the last perceived topology of each atom list (by atomic numbers), reused on
-later frames and later calls through the checked ``topology.at(frame)``; least recently used
-dropped beyond :data:`_TOPOLOGIES_MAX`."""
+_TOPOLOGIES: "OrderedDict[bytes, list[ZIFTopology]]" = OrderedDict()
+"""Per process: the perceived topologies of each atom list (by atomic numbers; several
+frameworks may share one list, most recently used first), reused on later frames and later
+calls through the checked ``topology.at(frame)``; the least recently used atom lists are
+dropped beyond :data:`_TOPOLOGIES_MAX` topologies in all."""
 _TOPOLOGIES_MAX = 256
 _TOPOLOGIES_LOCK = threading.Lock()
 
@@ -537,22 +538,27 @@ class _Computer:
         """Perceive once per connectivity; reuse (checked by ``topology.at``) on later frames."""
         key = hashlib.blake2b(np.asarray(atoms.numbers).tobytes(), digest_size=8).digest()
         with _TOPOLOGIES_LOCK:
-            known = _TOPOLOGIES.get(key)
-        topo = None
+            known = list(_TOPOLOGIES.get(key, ()))
+        fits = topo = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
-            if known is not None:
+            for candidate in known:
                 try:
-                    topo = known.at(atoms)
+                    topo = candidate.at(atoms)
+                    fits = candidate
+                    break
                 except TopologyMismatchError:
-                    pass
+                    continue
             if topo is None:
-                topo = known = perceive(atoms, source=label)
+                topo = fits = perceive(atoms, source=label)
         with _TOPOLOGIES_LOCK:  # Dask workers may be threads
-            _TOPOLOGIES[key] = known
-            _TOPOLOGIES.move_to_end(key)
-            while len(_TOPOLOGIES) > _TOPOLOGIES_MAX:
-                _TOPOLOGIES.popitem(last=False)
+            same = [t for t in _TOPOLOGIES.pop(key, ()) if t is not fits]
+            _TOPOLOGIES[key] = [fits] + same
+            total = sum(map(len, _TOPOLOGIES.values()))
+            while total > _TOPOLOGIES_MAX and len(_TOPOLOGIES) > 1:
+                total -= len(_TOPOLOGIES.popitem(last=False)[1])
+            if total > _TOPOLOGIES_MAX:
+                del _TOPOLOGIES[key][_TOPOLOGIES_MAX:]
         return topo
 
     def rows(self, atoms: Atoms, pos: int, out: np.ndarray | None = None) -> np.ndarray:
