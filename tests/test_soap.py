@@ -258,3 +258,19 @@ def test_two_processes_sending_rows_back(frames, shared_dir, monkeypatch):
     serial = small("AB2").transform(frames * 2)
     assert np.array_equal(small("AB2", n_jobs=2).transform(frames * 2), serial)
     assert shared_dir[1] == []  # no shared file made
+
+
+def test_rows_from_processes_travel_to_joblib_workers(frames, shared_dir):
+    """The result is a plain array to joblib (not a memmap of the removed shared file)."""
+    from joblib import Parallel, delayed
+
+    X = small("A", n_jobs=2).transform(frames)
+    sums = Parallel(n_jobs=2, backend="loky")(delayed(np.sum)(X[i:i + 5]) for i in (0, 5))
+    assert np.allclose(sums, [X[:5].sum(), X[5:10].sum()])
+    assert np.array_equal(np.load(_saved(X, shared_dir[0])), X)
+
+
+def _saved(X, folder):
+    path = folder.parent / "X.npy"
+    np.save(path, X)
+    return path

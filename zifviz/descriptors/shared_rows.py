@@ -13,6 +13,7 @@ killed before, loky's resource tracker (the one its worker pool runs) removes th
 
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
 from pathlib import Path
@@ -108,12 +109,15 @@ class SharedRows:
                                     offset=start * self.row_bytes, shape=(n, self.n_features)))
 
     def result(self) -> np.ndarray:
-        """All rows as one array: a private (copy-on-write) mapping of the file, which stays
-        valid after :meth:`close`."""
+        """All rows as one writable array: a private (copy-on-write) mapping of the file, which
+        stays valid after :meth:`close`.
+
+        A plain ``mmap`` under the array, not a ``numpy.memmap``: joblib would otherwise send
+        the array to its workers by file name (a removed file)."""
         if self.n_rows == 0:
             return np.zeros((0, self.n_features), self.dtype)
-        return np.asarray(np.memmap(self.path, dtype=self.dtype, mode="c",
-                                    shape=(self.n_rows, self.n_features)))
+        mapping = mmap.mmap(self._fd, self.n_rows * self.row_bytes, access=mmap.ACCESS_COPY)
+        return np.frombuffer(mapping, dtype=self.dtype).reshape(self.n_rows, self.n_features)
 
     def close(self) -> None:
         """Close and remove the file (mappings made before stay valid)."""

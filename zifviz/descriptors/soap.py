@@ -394,10 +394,26 @@ def _returned(submit, wait_first, settings: dict, n_features: int, stream, folde
     return _stack(rows, n_features, settings["dtype"])
 
 
+_POOL: dict = {}  # this process's pool of SOAP worker processes (see _executor)
+
+
 def _executor(n_jobs: int):
-    """loky's reusable pool of ``n_jobs`` worker processes, each single-threaded (BLAS/OpenMP)."""
-    from joblib.externals.loky import get_reusable_executor
-    return get_reusable_executor(max_workers=n_jobs, timeout=_IDLE_SECONDS, env=_ONE_THREAD)
+    """A pool of ``n_jobs`` single-threaded (BLAS/OpenMP) worker processes, kept for later
+    calls (workers leave after :data:`_IDLE_SECONDS` idle and come back on demand).
+
+    zifviz's own loky executor, not loky's global reusable one: joblib's ``Parallel`` reuses
+    that one and fails on an executor it did not make."""
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    pool = _POOL.get("pool")
+    if (pool is not None and _POOL["n_jobs"] == n_jobs and _POOL["pid"] == os.getpid()
+            and not pool._flags.broken and not pool._flags.shutdown):
+        return pool
+    if pool is not None and _POOL["pid"] == os.getpid():
+        pool.shutdown(wait=False)
+    pool = ProcessPoolExecutor(max_workers=n_jobs, timeout=_IDLE_SECONDS, env=_ONE_THREAD)
+    _POOL.update(pool=pool, n_jobs=n_jobs, pid=os.getpid())
+    return pool
 
 
 def _on_processes(settings: dict, n_features: int, stream, folder, size, n_jobs: int,
