@@ -122,7 +122,10 @@ class SOAP(BaseEstimator):
         a path: that folder. Rows are cached per frame, keyed by the frame's content
         (:func:`content_key`) and this descriptor's settings, written atomically.
     n_jobs:
-        Worker processes over frames (1: in this process).
+        Worker processes over frames (1: in this process; -1: one per CPU). The workers are
+        single-threaded, kept for later calls, and write their rows straight into one shared
+        array (:mod:`zifviz.descriptors.shared_rows`); perceived topologies are kept per
+        process and reused, checked, on later frames and calls.
     progress:
         Show a tqdm progress bar over frames.
     """
