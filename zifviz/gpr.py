@@ -199,11 +199,8 @@ class GPR(RegressorMixin, BaseEstimator):
         self.inducing_ = np.sort(farthest_point_sampling(X, m, self.random_state))
         Z = np.ascontiguousarray(X[self.inducing_])
         self.basis_ = Z
-        L, LB = self._sparse_factors(X, Z, degree, var)
+        L, LB, KMN_r = self._sparse_factors(X, Z, degree, var, r)
         # c = LB⁻¹ L⁻¹ K_MN r / noise²; alpha = L⁻ᵀ LB⁻ᵀ c (so that mean = K_*M alpha)
-        KMN_r = np.zeros(len(Z))
-        for i in range(0, len(X), _BLOCK):
-            KMN_r += polynomial_kernel(Z, X[i:i + _BLOCK], degree) @ r[i:i + _BLOCK]
         V_y = solve_triangular(L, KMN_r, lower=True, check_finite=False)
         c = solve_triangular(LB, V_y, lower=True, check_finite=False) / var
         self.alpha_ = solve_triangular(L.T, solve_triangular(LB.T, c, lower=False,
@@ -213,8 +210,9 @@ class GPR(RegressorMixin, BaseEstimator):
         return self
 
     @staticmethod
-    def _sparse_factors(X, Z, degree, var):
-        """Cholesky factors L of K_MM and L_B of I + L⁻¹ K_MN K_NM L⁻ᵀ / noise²."""
+    def _sparse_factors(X, Z, degree, var, r):
+        """Cholesky factors L of K_MM and L_B of I + L⁻¹ K_MN K_NM L⁻ᵀ / noise², and K_MN r,
+        from one pass over the rows (each block of K_MN is computed once)."""
         KMM = polynomial_kernel(Z, Z, degree)
         scale = np.mean(np.diag(KMM))
         for jitter in (_JITTER, 1e-5, 1e-4, 1e-3):  # more only if rounding makes K_MM singular
@@ -229,14 +227,16 @@ class GPR(RegressorMixin, BaseEstimator):
                               "rows); use fewer inducing rows")
         L = np.tril(L)
         B = np.zeros((len(Z), len(Z)))
+        KMN_r = np.zeros(len(Z))
         for i in range(0, len(X), _BLOCK):
-            V = solve_triangular(L, polynomial_kernel(Z, X[i:i + _BLOCK], degree), lower=True,
-                                 check_finite=False)
+            K = polynomial_kernel(Z, X[i:i + _BLOCK], degree)
+            KMN_r += K @ r[i:i + _BLOCK]
+            V = solve_triangular(L, K, lower=True, check_finite=False, overwrite_b=True)
             B += V @ V.T
         B /= var
         B[np.diag_indices_from(B)] += 1.0
         LB = np.tril(cho_factor(B, lower=True, overwrite_a=True, check_finite=False)[0])
-        return L, LB
+        return L, LB, KMN_r
 
     def _check_fitted(self, X):
         if not hasattr(self, "alpha_"):
