@@ -34,13 +34,14 @@ def periodic_cell(cell, pbc, source: str = "structure") -> tuple[np.ndarray, np.
     """``(cell, inverse)`` of a 3D-periodic cell, or a :class:`StructureError` saying what is
     missing (no periodic cell, a singular or degenerate cell)."""
     cell = np.asarray(cell, dtype=float).reshape(3, 3)
-    if not np.all(pbc) or np.linalg.matrix_rank(cell) < 3:
+    volume = abs(np.linalg.det(cell)) if np.isfinite(cell).all() else np.nan
+    if not np.all(pbc) or volume < 1e-9:  # fewer than three independent cell vectors
         raise StructureError(
             "no periodic cell: a ZIF needs a 3D periodic cell (pbc=True and three cell vectors); "
             "non-periodic XYZ files cannot be perceived", source)
-    if not np.isfinite(cell).all() or abs(np.linalg.det(cell)) < 1.0:
-        raise StructureError(f"cell volume {abs(np.linalg.det(cell)):.3g} Å³ is degenerate "
-                             "(a singular cell)", source)
+    if not volume >= 1.0:
+        raise StructureError(f"cell volume {volume:.3g} Å³ is degenerate (a singular cell)",
+                             source)
     return cell, np.linalg.inv(cell)
 
 

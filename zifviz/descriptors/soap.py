@@ -609,7 +609,7 @@ class _Computer:
         if not len(zn):
             raise PerceptionError(f"no Zn atoms (formula {atoms.get_chemical_formula()}): no "
                                   "environments to describe", label)
-        if not all(atoms.pbc) or atoms.cell.rank < 3:
+        if not all(atoms.pbc) or abs(np.linalg.det(atoms.cell.array)) < 1e-9:
             raise StructureError("SOAP of a ZIF needs a periodic 3D cell", label)
         cell = atoms.cell.array
         if s["level"] == "atomistic":
