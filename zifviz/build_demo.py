@@ -228,6 +228,10 @@ PHASE_SIZES = {
                       runs=16, every=1000, zn=6400),
 }
 PHASE_TIMESTEP_FS = 0.5
+PHASE_MS_PER_STEP = 4.7
+"""MOF-FF MD, one 272-atom ZIF-4 cell, one core of the shared build machine (NPT 4.7, NVT 4.8
+ms per step; 136-atom ZIF-hPT-II 3.6, 544-atom ZIF-zni 12): what :func:`phases_plan` prices
+a build at."""
 
 
 def _phase_conditions(phase: str) -> tuple[tuple[str, ...], float, float]:
@@ -367,8 +371,63 @@ def phases_plan(size: str = "demo") -> dict:
                        "equilibration_steps_max": equil, "atoms": zn * atoms_per_zn}
         prod_equiv += prod * zn * atoms_per_zn / 272
         equil_equiv += equil * zn * atoms_per_zn / 272
+    hours = (prod_equiv + equil_equiv) * PHASE_MS_PER_STEP / 3.6e6
     return {"phases": plan, "production_steps_272": int(prod_equiv),
-            "equilibration_steps_272_max": int(equil_equiv)}
+            "equilibration_steps_272_max": int(equil_equiv),
+            "hours_one_core_at_most": round(hours, 2),
+            "ms_per_step_272": PHASE_MS_PER_STEP}
+
+
+SEED003_TABLE1 = {
+    # phase: (T K, P MPa, Zn/nm³) of seed 003's nb-ZIF-FF NPT runs, and (T, P, Zn/nm³) of its
+    # MACE NVT runs (Table 1; two cp pressures: 20 & 105 MPa, 4.76 & 4.87; 1218 & 1494 MPa)
+    "ZIF-4": ((300, 0, 4.03), (300, 633, 3.65)),
+    "ZIF-4-cp": ((300, 105, 4.87), (300, 1494, 4.87)),
+    "ZIF-4-cp-II": ((300, 150, 5.11), (300, 1448, 4.92)),
+    "ZIF-zni": ((300, 0, 4.92), (300, 508, 4.43)),
+    "ZIF-hPT-II": ((563, 810, 7.05), (560, 7263, 6.54)),
+    "glass": ((300, 0, 4.75), (300, 482, 3.65)),
+    "liquid": ((700, 0, 4.05), (1500, 803, 3.65)),
+}
+
+
+def phases_table(frames, table=None) -> "pd.DataFrame":
+    """Per phase and source of a phases set: T, P, Zn density (Zn/nm³, mean and std over the
+    frames), Zn coordination (fraction 4-coordinated, mean), mean cell lengths and angles, and
+    seed 003's densities (its Table 1) beside them.
+
+    ``frames``: a phases set (:class:`zifviz.datasets.DemoSet` or sequence of Atoms);
+    ``table``: its EnvironmentTable if already made.
+    """
+    import pandas as pd
+
+    from .environments import environment_table
+
+    table = environment_table(frames, progress=False) if table is None else table
+    rows = []
+    info = []
+    for i in range(len(frames)):
+        atoms = frames[i]
+        info.append({"frame_pos": i, "phase": atoms.info["phase"],
+                     "source_set": atoms.info["source_set"],
+                     "temperature": atoms.info.get("temperature"),
+                     "pressure": atoms.info.get("pressure"), "density": _zn_density(atoms),
+                     **dict(zip(("a", "b", "c", "alpha", "beta", "gamma"),
+                                atoms.cell.cellpar()))})
+    info = pd.DataFrame(info)
+    for (phase, source), group in info.groupby(["phase", "source_set"], sort=False):
+        env = table[table["frame_pos"].isin(group["frame_pos"])]
+        nb, mace = SEED003_TABLE1.get(phase, ((None,) * 3,) * 2)
+        lengths = np.sort(group[["a", "b", "c"]].to_numpy(), axis=1).mean(axis=0)
+        rows.append({"phase": phase, "source": source, "T_K": group["temperature"].iloc[0],
+                     "P_MPa": group["pressure"].iloc[0], "frames": len(group),
+                     "n_zn": len(env), "density": group["density"].mean(),
+                     "density_std": group["density"].std(),
+                     "fraction_4coord": float(np.mean(env["coordination"] == 4)),
+                     "mean_coord": float(env["coordination"].mean()),
+                     "cell_sorted_abc": " × ".join(f"{x:.2f}" for x in lengths),
+                     "seed003_nbZIFFF_density": nb[2], "seed003_MACE_density": mace[2]})
+    return pd.DataFrame(rows).set_index(["phase", "source"])
 
 
 def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
@@ -482,8 +541,14 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
         for leg, label in frames_out:
             _append(fh, (_without_file_keys(leg[i]) for i in range(1, len(leg))),  # 0: start
                     label)
-    summary["work_dir"] = str(work)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
+    from .datasets import DemoSet
+
+    table = phases_table(DemoSet.open(out, name="phases")).reset_index()
+    summary["per_phase"] = [{k: ((None if np.isnan(v) else round(v, 4))
+                                 if isinstance(v, float) else v)
+                             for k, v in row.items()} for row in table.to_dict("records")]
+    summary["work_dir"] = str(work)
     return summary
 
 
