@@ -335,3 +335,25 @@ def test_rebuild_from_relaxed_frameworks_is_identical(tmp_path):
                progress=False)
     report = json.loads((tmp_path / "d" / "report.json").read_text())
     assert "not in the file of relaxed frameworks" in report["dropped"][fws[1].code]
+
+
+def test_smallest_frameworks_are_built_first_and_the_output_keeps_the_input_order(
+        tmp_path, monkeypatch):
+    fws = hzif.frameworks("demo", codes=["ANA", "ABW", "ACO", "BCT"], experimental=False,
+                          built=())[0]
+    assert [fw.n_t for fw in fws] != sorted(fw.n_t for fw in fws)  # not already in size order
+    built = []
+
+    def record(fw, settings, folder, max_seconds=None):  # no LAMMPS: a dropped framework
+        built.append(fw.code)
+        summary = {"framework": fw.code, "framework_source": fw.source, "status": "dropped",
+                   "reason": "test", "seconds": 0.0}
+        (tmp_path / "b" / "frameworks" / f"{fw.code}.json").write_text(json.dumps(summary))
+        return summary
+
+    monkeypatch.setattr(hzif, "_run_one", record)
+    hzif.build(tmp_path / "b", "demo", inputs=fws, progress=False)
+    n_t = {fw.code: fw.n_t for fw in fws}
+    assert [n_t[c] for c in built] == sorted(n_t.values())
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert list(report["dropped"]) == [fw.code for fw in fws]

@@ -583,7 +583,8 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
     the same); without it an existing build is refused. ``n_jobs`` processes work in
     parallel, or ``client`` (a Dask ``Client`` or any object with ``submit``) runs them,
     each framework in a fresh process started by the worker (so the folder must be one the
-    workers share).
+    workers share). Frameworks are built smallest first (fewest T atoms); the output keeps
+    the order of the inputs.
     ``inputs`` replaces the frameworks of ``size`` (see :func:`frameworks`). A framework
     taking longer than ``max_seconds`` (e.g. a relaxation crawling for half an hour) is
     dropped with that reason; the limit is not part of the settings compared on resume.
@@ -637,7 +638,11 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
     codes = [fw.code for fw in inputs]
     if len(set(codes)) != len(codes):
         raise ZifvizError("framework codes must be unique")
-    todo = [fw for fw in inputs if not (folder / f"{_safe(fw.code)}.json").exists()]
+    # smallest first (fewest T atoms): an interrupted build has done as many frameworks as it
+    # could, and a long relaxation of a large net does not hold up the small ones behind it;
+    # the output keeps the order of ``inputs``
+    todo = sorted((fw for fw in inputs if not (folder / f"{_safe(fw.code)}.json").exists()),
+                  key=lambda fw: fw.n_t)
     bar = tqdm(total=len(inputs), initial=len(inputs) - len(todo), desc="hZIF frameworks",
                unit="framework", disable=not progress, dynamic_ncols=True)
     try:
