@@ -337,8 +337,7 @@ def test_rebuild_from_relaxed_frameworks_is_identical(tmp_path):
     assert "not in the file of relaxed frameworks" in report["dropped"][fws[1].code]
 
 
-def test_smallest_frameworks_are_built_first_and_the_output_keeps_the_input_order(
-        tmp_path, monkeypatch):
+def test_smallest_frameworks_are_built_first(tmp_path, monkeypatch):
     fws = hzif.frameworks("demo", codes=["ANA", "ABW", "ACO", "BCT"], experimental=False,
                           built=())[0]
     assert [fw.n_t for fw in fws] != sorted(fw.n_t for fw in fws)  # not already in size order
@@ -356,4 +355,4 @@ def test_smallest_frameworks_are_built_first_and_the_output_keeps_the_input_orde
     n_t = {fw.code: fw.n_t for fw in fws}
     assert [n_t[c] for c in built] == sorted(n_t.values())
     report = json.loads((tmp_path / "b" / "report.json").read_text())
-    assert list(report["dropped"]) == [fw.code for fw in fws]
+    assert sorted(report["dropped"]) == sorted(fw.code for fw in fws)
