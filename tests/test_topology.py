@@ -455,16 +455,15 @@ def test_a_few_broken_linkers_do_not_blame_the_type_map(zif4):
 
 
 def test_reuse_accepts_1500K_mofff_frames():
-    """The liquid run of the phases demo set (MOF-FF, 1500 K, NPT): one topology serves every
-    frame, whose bonds reach 0.98 of the perception cutoffs."""
-    from pathlib import Path
+    """The liquid runs of the phases demo set from one start (MOF-FF, 1500 K, NPT): one
+    topology serves every frame, whose bonds stretch close to the perception cutoffs."""
+    from zifviz.datasets import load_demo
 
-    from ase.io import read
-
-    path = Path(__file__).resolve().parents[1] / "data" / "phases.extxyz.gz"
-    frames = read(path, index="524:538")
-    assert {(f.info["phase"], f.info["temperature"], f.info["start"]) for f in frames} == \
-        {("liquid", 1500.0, "glass-01")}
+    liquid = load_demo("phases").query("phase == 'liquid' and source_set == 'NPT'")
+    start = liquid.frames_info["start"].iloc[0]
+    frames = list(liquid.query(f"start == {start!r}"))
+    assert len(frames) >= 10
+    assert {(f.info["temperature"], f.info["start"]) for f in frames} == {(1500.0, start)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
         topo = zifviz.perceive(frames[0])

@@ -933,6 +933,9 @@ def learning_check(path: str | os.PathLike, *, n_train: int | None = 4000, seed:
     if target not in ("eps_local", "eps_zn"):
         raise ZifvizError(f"target must be 'eps_local' or 'eps_zn', not {target!r}")
     y = use[target].to_numpy()
+    if not np.isfinite(y).all():
+        raise ZifvizError(f"{int((~np.isfinite(y)).sum())} environments have a non-finite "
+                          f"{target}", str(path))
 
     species = {"atomistic": ["H", "C", "N", "Zn"], "AB2": ["Zn", "O"], "A": ["Zn"]}
     soap_settings = SOAP_SETTINGS if soap_settings is None else soap_settings
@@ -955,7 +958,11 @@ def learning_check(path: str | os.PathLike, *, n_train: int | None = 4000, seed:
             x = soap.create(atoms, centers=[int(c) for c in centres[ranks]])
             feats.append(np.atleast_2d(x))
         X = np.vstack(feats)  # rows of `use` are sorted by frame then Zn: the same order
-        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        if not (np.isfinite(norms).all() and (norms > 0).all()):
+            raise ZifvizError(f"{level} SOAP rows of {int((~(np.isfinite(norms) & (norms > 0))).sum())}"
+                              " environments are zero or not finite", str(path))
+        X /= norms
         K = (1.0 + X @ X.T) ** 4  # seed 000's polynomial kernel on normalised SOAP
         pred = np.empty_like(y)
         chosen = []
@@ -964,6 +971,9 @@ def learning_check(path: str | os.PathLike, *, n_train: int | None = 4000, seed:
             chosen.append(a)
             pred[test] = _krr_fit_predict(K[np.ix_(train, train)], y[train],
                                           K[np.ix_(test, train)], [a])[0]
+        if not np.isfinite(pred).all():
+            raise ZifvizError(f"kernel ridge at the {level} level gave {int((~np.isfinite(pred)).sum())}"
+                              " non-finite predictions (a non-finite label or kernel?)", str(path))
         preds[level] = pred
         summary.setdefault("alpha", {})[level] = chosen
         summary["rmse"][level] = float(np.sqrt(np.mean((pred - y) ** 2)))
