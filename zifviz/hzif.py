@@ -960,8 +960,9 @@ def learning_check(path: str | os.PathLike, *, n_train: int | None = 4000, seed:
         X = np.vstack(feats)  # rows of `use` are sorted by frame then Zn: the same order
         norms = np.linalg.norm(X, axis=1, keepdims=True)
         if not (np.isfinite(norms).all() and (norms > 0).all()):
-            raise ZifvizError(f"{level} SOAP rows of {int((~(np.isfinite(norms) & (norms > 0))).sum())}"
-                              " environments are zero or not finite", str(path))
+            bad = int((~(np.isfinite(norms) & (norms > 0))).sum())
+            raise ZifvizError(f"{level} SOAP rows of {bad} environments are zero or not "
+                              "finite", str(path))
         X /= norms
         K = (1.0 + X @ X.T) ** 4  # seed 000's polynomial kernel on normalised SOAP
         pred = np.empty_like(y)
@@ -972,8 +973,9 @@ def learning_check(path: str | os.PathLike, *, n_train: int | None = 4000, seed:
             pred[test] = _krr_fit_predict(K[np.ix_(train, train)], y[train],
                                           K[np.ix_(test, train)], [a])[0]
         if not np.isfinite(pred).all():
-            raise ZifvizError(f"kernel ridge at the {level} level gave {int((~np.isfinite(pred)).sum())}"
-                              " non-finite predictions (a non-finite label or kernel?)", str(path))
+            bad = int((~np.isfinite(pred)).sum())
+            raise ZifvizError(f"kernel ridge at the {level} level gave {bad} non-finite "
+                              "predictions (a non-finite label or kernel?)", str(path))
         preds[level] = pred
         summary.setdefault("alpha", {})[level] = chosen
         summary["rmse"][level] = float(np.sqrt(np.mean((pred - y) ** 2)))
