@@ -252,8 +252,7 @@ def test_label_killed_by_sigint_resumes(tmp_path):
 
     import ase.io
 
-    N = 240  # long enough that the Ctrl-C lands mid-way on a fast or a loaded machine (with 60
-    # frames a fresh-clone CI run once labelled them all before the signal was sent)
+    N = 60
     atoms = zifviz.read(ZIF4)
     atoms.info = {}
     rng = np.random.default_rng(2)
@@ -267,7 +266,10 @@ def test_label_killed_by_sigint_resumes(tmp_path):
     out = tmp_path / "out.extxyz"
     partial = out.with_name("out.partial.extxyz")
     cmd = [sys.executable, "-m", "zifviz.cli", "label", str(traj), "-o", str(out), "-q"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # a shell that starts a job in the background (nohup ... &, as CI may) leaves SIGINT
+    # ignored, and the child would inherit that: give it the default, as a terminal does
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if partial.exists() and partial.read_text().count("Lattice=") >= 2:
