@@ -233,14 +233,15 @@ def test_two_processes_use_and_fill_the_cache(frames, tmp_path, shared_dir, monk
 
 
 def test_shared_rows_block(tmp_path):
-    from zifviz.descriptors.shared_rows import SharedRows, map_rows
+    from zifviz.descriptors.shared_rows import RowWriter, SharedRows
 
     with SharedRows(3, "float32", folder=tmp_path) as block:
         assert block.reserve(2) == 0 and block.reserve(0) == 2 and block.reserve(1) == 2
         block.write(2, np.array([[7.0, 8.0, 9.0]]))
-        out = map_rows(block.path, "float32", 3, 0, 2)  # as a worker does
-        out[:] = [[1, 2, 3], [4, 5, 6]]
-        del out
+        with RowWriter(block.path, "float32", 3) as writer:  # as a worker does
+            writer.write(0, np.array([[1, 2, 3], [4, 5, 6]]))
+            with pytest.raises(ZifvizError, match="too short"):
+                writer.write(2, np.zeros((2, 3)))
         assert np.array_equal(block.view(1, 2), [[4, 5, 6], [7, 8, 9]])
         result = block.result()
         block._free = 10 * block.row_bytes  # a nearly full folder: a clear error, no crash
@@ -249,7 +250,7 @@ def test_shared_rows_block(tmp_path):
     assert not list(tmp_path.iterdir())
     assert np.array_equal(result, np.arange(1, 10, dtype=np.float32).reshape(3, 3))
     with pytest.raises(ZifvizError, match="gone"):
-        map_rows(block.path, "float32", 3, 0, 2)
+        RowWriter(block.path, "float32", 3)
 
 
 def test_two_processes_sending_rows_back(frames, shared_dir, monkeypatch):

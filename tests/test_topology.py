@@ -493,3 +493,35 @@ def test_noisy_supercell_is_perceived(zif4):
     frame = zif4.repeat((2, 2, 2))
     frame.positions += np.random.default_rng(0).normal(0, 0.05, frame.positions.shape)
     assert zifviz.perceive(frame).n_zn == 128
+
+
+def test_fitted_ring_centres_equal_reused_centres_and_refuse_what_does_not_fit(zif4):
+    """The AB2 beads' fast path: the centres of topology.at(frame), bit for bit, with the
+    same refusals for another atom order, NaN, a missing cell and broken ring bonds."""
+    from zifviz.topology import fitted_ring_centres
+
+    topo = zifviz.perceive(zif4)
+    conn = topo.connectivity
+    frame = _rattled(zif4, 0.05)
+    frame.positions += [2.0, -1.0, 4.0]  # not wrapped: the centres come back wrapped
+    assert np.array_equal(fitted_ring_centres(conn, frame), topo.at(frame).centres)
+    assert np.array_equal(fitted_ring_centres(conn, zif4), topo.centres)
+    order = np.random.default_rng(1).permutation(len(zif4))
+    with pytest.raises(TopologyMismatchError, match="in the topology"):
+        fitted_ring_centres(conn, zif4[order])
+    nan = zif4.copy()
+    nan.positions[[4, 9]] = np.nan
+    with pytest.raises(StructureError, match="2 atoms have NaN coordinates"):
+        fitted_ring_centres(conn, nan)
+    with pytest.raises(StructureError, match="no periodic cell"):
+        fitted_ring_centres(conn, Atoms(zif4.get_chemical_symbols(), positions=zif4.positions))
+    swapped = zif4.copy()  # two Zn swapped: their Zn–N bonds no longer fit
+    a, b = topo.zn[0], topo.zn[3]
+    swapped.positions[[a, b]] = swapped.positions[[b, a]]
+    with pytest.raises(TopologyMismatchError, match=r"(Zn \d+–N \d+|N \d+–Zn \d+) is"):
+        fitted_ring_centres(conn, swapped)
+    torn = zif4.copy()  # a ring C moved 3 Å away: its ring bonds break
+    c2 = topo.linkers[0, 1]
+    torn.positions[c2] += [3.0, 0.0, 0.0]
+    with pytest.raises(TopologyMismatchError, match=f"C {c2}"):
+        fitted_ring_centres(conn, torn)

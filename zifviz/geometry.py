@@ -12,19 +12,23 @@ import numpy as np
 from .errors import StructureError
 
 
-def cell_widths(cell: np.ndarray) -> np.ndarray:
-    """The three perpendicular widths of a cell (distances between opposite faces), in Å."""
+def cell_widths(cell: np.ndarray, inverse: np.ndarray | None = None) -> np.ndarray:
+    """The three perpendicular widths of a cell (distances between opposite faces), in Å;
+    from the reciprocal vectors (the columns of ``inverse``) when the inverse is given."""
     cell = np.asarray(cell, dtype=float)
+    if inverse is not None:
+        return 1.0 / np.sqrt(np.einsum("ij,ij->j", inverse, inverse))
     volume = abs(np.linalg.det(cell))
     areas = np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(areas > 0, volume / np.where(areas > 0, areas, 1.0), 0.0)
 
 
-def require_width(cell: np.ndarray, longest_bond: float, source: str = "structure") -> None:
+def require_width(cell: np.ndarray, longest_bond: float, source: str = "structure",
+                  inverse: np.ndarray | None = None) -> None:
     """Raise :class:`StructureError` when the cell is narrower than twice ``longest_bond``:
     below that, the minimum image of a bond may be another image than the bonded one."""
-    width = float(cell_widths(cell).min())
+    width = float(cell_widths(cell, inverse).min())
     if width < 2 * longest_bond:
         raise StructureError(f"cell too small: its narrowest width {width:.2f} Å is below twice "
                              f"the longest bond ({longest_bond:.2f} Å); use a supercell", source)

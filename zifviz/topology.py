@@ -241,10 +241,9 @@ def _frame_label(atoms: Atoms) -> str:
     return str(name or "frame")
 
 
-def _check_fits(connectivity: Connectivity, atoms: Atoms, topology_source: str):
-    """The cheap checks of :meth:`ZIFTopology.at`; returns (cell, inverse, bond_shifts)."""
-    label = _frame_label(atoms)
-    of = f" (topology of {topology_source})" if topology_source else ""
+def _check_atoms(connectivity: Connectivity, atoms: Atoms, of: str, label: str):
+    """Same atoms in the same order as the connectivity, a 3D cell and no NaN; returns
+    ``(cell, inverse)``."""
     if len(atoms) != connectivity.n_atoms:
         raise TopologyMismatchError(f"topology is for {connectivity.n_atoms} atoms, frame has "
                                     f"{len(atoms)}{of}", label)
@@ -257,10 +256,20 @@ def _check_fits(connectivity: Connectivity, atoms: Atoms, topology_source: str):
             + (f"; {len(differ)} atoms differ (atoms in another order?)" if len(differ) > 1 else ""),
             label)
     cell, inverse = periodic_cell(atoms.cell.array, atoms.pbc, label)
-    positions = atoms.positions
-    check_finite(positions, label)
-    lengths, shifts = checked_bonds(connectivity, positions, cell, inverse, label, of)
-    _check_width(cell, lengths, label)
+    check_finite(atoms.positions, label)
+    return cell, inverse
+
+
+def _of(topology_source: str) -> str:
+    return f" (topology of {topology_source})" if topology_source else ""
+
+
+def _check_fits(connectivity: Connectivity, atoms: Atoms, topology_source: str):
+    """The cheap checks of :meth:`ZIFTopology.at`; returns (cell, inverse, bond_shifts)."""
+    label, of = _frame_label(atoms), _of(topology_source)
+    cell, inverse = _check_atoms(connectivity, atoms, of, label)
+    lengths, shifts = checked_bonds(connectivity, atoms.positions, cell, inverse, label, of)
+    require_width(cell, float(lengths.max(initial=0.0)), label, inverse)
     return cell, inverse, shifts
 
 
@@ -286,10 +295,6 @@ def _check_lengths(pairs, lengths, limits, numbers, label: str, of: str = "") ->
     more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
     raise TopologyMismatchError(f"{len(bad)} bonds of the topology{of} do not fit this frame: "
                                 + "; ".join(names) + more, label)
-
-
-def _check_width(cell, lengths, label: str) -> None:
-    require_width(cell, float(lengths.max(initial=0.0)), label)
 
 
 # ---- per-frame geometry -------------------------------------------------------------------
@@ -318,15 +323,21 @@ def _step_table(connectivity: Connectivity, name: str):
     return cache[name]
 
 
-def _chain(connectivity: Connectivity, name: str, positions, cell, inverse, source: str):
-    """Minimum-image vectors (k, m, 3) of the bonds of :func:`_step_table`, each checked
-    against its reuse limit."""
+def _chain(connectivity: Connectivity, name: str, positions, cell, inverse, source: str,
+           of: str = "", longest: list | None = None, first: int | None = None):
+    """Minimum-image vectors (k, m, 3) of the bonds of :func:`_step_table` (of its ``first``
+    columns only when given), each checked against its reuse limit; the longest length is
+    appended to ``longest`` when given."""
     a, b, limits = _step_table(connectivity, name)
+    if first is not None:
+        a, b, limits = a[:, :first], b[:, :first], limits[:, :first]
     v, _ = minimum_image(positions[b] - positions[a], cell, inverse)
     lengths = np.sqrt(np.einsum("...i,...i->...", v, v))
     if not (lengths <= limits).all():
         _check_lengths(np.stack([a.ravel(), b.ravel()], axis=1), lengths.ravel(), limits.ravel(),
-                       connectivity.numbers, source)
+                       connectivity.numbers, source, of)
+    if longest is not None:
+        longest.append(float(lengths.max(initial=0.0)))
     return v
 
 
@@ -373,6 +384,33 @@ def ring_centres(connectivity: Connectivity, positions, cell, inverse=None,
     shifts = np.zeros((len(LZ), 2, 3), dtype=np.int64)
     shifts[has0, 0], shifts[has1, 1] = s[:len(has0)], s[len(has0):]
     return centres, shifts
+
+
+_PROBE_BONDS = 8
+
+
+def fitted_ring_centres(connectivity: Connectivity, atoms: Atoms,
+                        topology_source: str = "") -> np.ndarray:
+    """Ring centroids of ``atoms`` wrapped into the cell (n_linkers, 3), through a known
+    connectivity, checking what they rest on: the same atoms in the same order, a 3D cell,
+    no NaN, every Zn–N and ring bond within :data:`REUSE_MARGIN` of its cutoff and a cell
+    wider than twice the longest of them. C–H bonds are not looked at (the AB2 beads do not
+    depend on them); :meth:`ZIFTopology.at` checks every bond. The centres equal
+    ``topology.at(atoms).centres``; :class:`~zifviz.errors.TopologyMismatchError` when the
+    frame does not fit."""
+    label, of = _frame_label(atoms), _of(topology_source)
+    cell, inverse = _check_atoms(connectivity, atoms, of, label)
+    positions = np.asarray(atoms.positions, dtype=float)
+    # a few Zn–N bonds first: another framework with the same atom list fails here, cheaply
+    _chain(connectivity, "zn_n", positions, cell, inverse, label, of, first=_PROBE_BONDS)
+    longest: list[float] = []
+    _chain(connectivity, "zn_n", positions, cell, inverse, label, of, longest)
+    steps = _chain(connectivity, "ring", positions, cell, inverse, label, of, longest)
+    require_width(cell, max(longest), label, inverse)
+    ring = np.empty((len(connectivity.linkers), 5, 3))
+    ring[:, 0] = positions[connectivity.linkers[:, 0]]
+    ring[:, 1:] = ring[:, :1] + np.cumsum(steps, axis=0).transpose(1, 0, 2)
+    return wrap(ring.mean(axis=1), cell, inverse)
 
 
 def net_shifts(connectivity: Connectivity, positions, cell, inverse=None,
@@ -753,7 +791,7 @@ def perceive(atoms: Atoms, source: str | None = None) -> ZIFTopology:
                                 net_edges=linker_zn[edge_linker].reshape(-1, 2),
                                 edge_linker=edge_linker)
     vectors, shifts = bond_vectors(atoms.positions, bonds, cell)
-    _check_width(cell, np.linalg.norm(vectors, axis=1), source)
+    require_width(cell, float(np.linalg.norm(vectors, axis=1).max(initial=0.0)), source)
     return ZIFTopology(connectivity, atoms.positions, cell, source, bond_shifts=shifts)
 
 

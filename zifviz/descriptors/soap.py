@@ -40,7 +40,7 @@ from ..coarse import B_SYMBOL, normalise_level
 from ..environments import frame_sequence
 from ..errors import (PerceptionError, StructureError, TopologyMismatchError,
                       UnderCoordinatedZnWarning, ZifvizError)
-from ..topology import ZIFTopology, perceive
+from ..topology import Connectivity, fitted_ring_centres, perceive
 
 __all__ = ["SOAP", "CHANNELS", "cache_dir", "content_key", "largest_n_max"]
 
@@ -536,13 +536,13 @@ def _frames(frames) -> Iterator[Atoms]:
         yield atoms
 
 
-_TOPOLOGIES: "OrderedDict[bytes, list[ZIFTopology]]" = OrderedDict()
-"""Per process: the perceived topologies of each atom list (by atomic numbers; several
+_CONNECTIVITIES: "OrderedDict[bytes, list[Connectivity]]" = OrderedDict()
+"""Per process: the perceived connectivities of each atom list (by atomic numbers; several
 frameworks may share one list, most recently used first), reused on later frames and later
-calls through the checked ``topology.at(frame)``; the least recently used atom lists are
-dropped beyond :data:`_TOPOLOGIES_MAX` topologies in all."""
-_TOPOLOGIES_MAX = 256
-_TOPOLOGIES_LOCK = threading.Lock()
+calls through the checked :func:`zifviz.topology.fitted_ring_centres`; the least recently
+used atom lists are dropped beyond :data:`_CONNECTIVITIES_MAX` connectivities in all."""
+_CONNECTIVITIES_MAX = 256
+_CONNECTIVITIES_LOCK = threading.Lock()
 
 
 class _Computer:
@@ -551,34 +551,46 @@ class _Computer:
     def __init__(self, settings: dict):
         self.settings = settings
         self.soap = _dscribe(settings)
+        self._buffer: np.ndarray | None = None
 
     @staticmethod
-    def _topology(atoms: Atoms, label: str) -> ZIFTopology:
-        """Perceive once per connectivity; reuse (checked by ``topology.at``) on later frames."""
+    def _centres(atoms: Atoms, label: str) -> np.ndarray:
+        """The frame's ring centres: perceived once per connectivity, reused (checked by
+        ``fitted_ring_centres``) on later frames."""
         key = hashlib.blake2b(np.asarray(atoms.numbers).tobytes(), digest_size=8).digest()
-        with _TOPOLOGIES_LOCK:
-            known = list(_TOPOLOGIES.get(key, ()))
-        fits = topo = None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
-            for candidate in known:
-                try:
-                    topo = candidate.at(atoms)
-                    fits = candidate
-                    break
-                except TopologyMismatchError:
-                    continue
-            if topo is None:
-                topo = fits = perceive(atoms, source=label)
-        with _TOPOLOGIES_LOCK:  # Dask workers may be threads
-            same = [t for t in _TOPOLOGIES.pop(key, ()) if t is not fits]
-            _TOPOLOGIES[key] = [fits] + same
-            total = sum(map(len, _TOPOLOGIES.values()))
-            while total > _TOPOLOGIES_MAX and len(_TOPOLOGIES) > 1:
-                total -= len(_TOPOLOGIES.popitem(last=False)[1])
-            if total > _TOPOLOGIES_MAX:
-                del _TOPOLOGIES[key][_TOPOLOGIES_MAX:]
-        return topo
+        with _CONNECTIVITIES_LOCK:
+            known = list(_CONNECTIVITIES.get(key, ()))
+        fits = centres = None
+        for candidate in known:
+            try:
+                centres = fitted_ring_centres(candidate, atoms, label)
+                fits = candidate
+                break
+            except TopologyMismatchError:
+                continue
+        if centres is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
+                fits = perceive(atoms, source=label).connectivity
+            centres = fitted_ring_centres(fits, atoms, label)  # the same numbers as on reuse
+        with _CONNECTIVITIES_LOCK:  # Dask workers may be threads
+            same = [c for c in _CONNECTIVITIES.pop(key, ()) if c is not fits]
+            _CONNECTIVITIES[key] = [fits] + same
+            total = sum(map(len, _CONNECTIVITIES.values()))
+            while total > _CONNECTIVITIES_MAX and len(_CONNECTIVITIES) > 1:
+                total -= len(_CONNECTIVITIES.popitem(last=False)[1])
+            if total > _CONNECTIVITIES_MAX:
+                del _CONNECTIVITIES[key][_CONNECTIVITIES_MAX:]
+        return centres
+
+    def buffer(self, n_rows: int, n_features: int) -> np.ndarray:
+        """A scratch array of ``n_rows`` rows, reused from frame to frame (a worker writes
+        the rows on from there)."""
+        buf = self._buffer
+        if buf is None or len(buf) < n_rows or buf.shape[1] != n_features:
+            buf = self._buffer = np.empty((max(n_rows, 64), n_features),
+                                          dtype=self.settings["dtype"])
+        return buf[:n_rows]
 
     def rows(self, atoms: Atoms, pos: int, out: np.ndarray | None = None) -> np.ndarray:
         """The frame's rows (normalised when configured) in the configured dtype, written into
@@ -629,8 +641,8 @@ class _Computer:
                            pbc=True)
             centres = np.arange(len(zn))
         else:
-            topo = self._topology(atoms, label)  # checked against this frame: its geometry
-            beads = np.vstack([positions[zn], topo.centres])  # = level_geometry's AB2 beads
+            centres = self._centres(atoms, label)  # checked against this frame
+            beads = np.vstack([positions[zn], centres])  # = level_geometry's AB2 beads
             b = _ZN if s["species"] == "single" else 8  # B_SYMBOL "O"
             numbers = np.concatenate([np.full(len(zn), _ZN), np.full(len(beads) - len(zn), b)])
             system = Atoms(numbers=numbers, positions=beads, cell=cell, pbc=True)
@@ -659,18 +671,14 @@ def _compute_chunk_into(settings: dict, chunk: list, path: str, n_features: int
     """In a local worker: compute a chunk of ``(position, Atoms, start row)`` and write each
     frame's rows at its start row of the shared file ``path``; returns ``(positions, start
     rows, row counts)``."""
-    from .shared_rows import map_rows
+    from .shared_rows import RowWriter
 
     computer = _computer(settings)
     counts = [int(np.count_nonzero(atoms.numbers == _ZN)) for _, atoms, _ in chunk]
-    starts = [start for _, _, start in chunk]
-    first = min(starts)
-    out = map_rows(path, settings["dtype"], n_features, first,
-                   max(s + n for s, n in zip(starts, counts)))
-    for (pos, atoms, start), n in zip(chunk, counts):
-        computer.rows(atoms, pos, out=out[start - first:start - first + n])
-    del out
-    return [pos for pos, _, _ in chunk], starts, counts
+    with RowWriter(path, settings["dtype"], n_features) as writer:
+        for (pos, atoms, start), n in zip(chunk, counts):
+            writer.write(start, computer.rows(atoms, pos, out=computer.buffer(n, n_features)))
+    return [pos for pos, _, _ in chunk], [start for _, _, start in chunk], counts
 
 
 def _compute_chunk(settings: dict, chunk: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
