@@ -16,7 +16,9 @@
 //        newest frame and apply it when shown;
 //   {zifviz: "colors", level, palette, serial} + buffer index u16;
 //   {zifviz: "show", level, serial, fit}, {zifviz: "highlight", level, indices},
-//   {zifviz: "focus", level, index}, {zifviz: "fit"},
+//   {zifviz: "focus", level, index}: the camera moves to item index (centred) and zooms on
+//        it and its bonded neighbours (at their bonded images, see focusPoints);
+//   {zifviz: "fit"},
 //   {zifviz: "orient", matrix}: a saved camera (nglview's 16 numbers), applied after the fit.
 //
 // The level toggle buttons of the same viewer flip visibility here, without waiting for
@@ -302,6 +304,47 @@
     el.dataset.zifvizHighlighted = String(indices.length);
   };
 
+  // the camera on item i, zoomed so that it and its bonded neighbours fill the view. The
+  // neighbours are taken at their bonded image (r_j + S @ cell): one bonded across the cell
+  // edge is drawn on the other side, and with it NGL's autoView("@i,j,...") framed half the
+  // cell, off centre (and its zoom keeps the box depth plus a 10 A clip margin: no zoom).
+  const focusPoints = (L, i) => {
+    const p = L.positions, c = L.cell, pr = L.pairs, sh = L.shifts;
+    const at = (k, s, k2) => [0, 1, 2].map((d) => p[3 * k + d]
+      + s * (sh[3 * k2] * c[d] + sh[3 * k2 + 1] * c[3 + d] + sh[3 * k2 + 2] * c[6 + d]));
+    const pts = [[p[3 * i], p[3 * i + 1], p[3 * i + 2]]];
+    for (let b = 0; b < pr.length / 2; b++) {
+      if (pr[2 * b] === i) { pts.push(at(pr[2 * b + 1], 1, b)); }
+      if (pr[2 * b + 1] === i) { pts.push(at(pr[2 * b], -1, b)); }
+    }
+    return pts;
+  };
+  const focus = (L, i, duration) => {
+    const pts = focusPoints(L, i), m = stage.viewer.rotationGroup.matrix.elements;
+    const [x0, y0, z0] = pts[0];
+    let hu = 0, hv = 0, hw = 0;  // half extents around the item: on the screen, in depth
+    for (const [x, y, z] of pts) {
+      const dx = x - x0, dy = y - y0, dz = z - z0;
+      hu = Math.max(hu, Math.abs(m[0] * dx + m[4] * dy + m[8] * dz));
+      hv = Math.max(hv, Math.abs(m[1] * dx + m[5] * dy + m[9] * dz));
+      hw = Math.max(hw, Math.abs(m[2] * dx + m[6] * dy + m[10] * dz));
+    }
+    const w = stage.viewer.width || 1, h = stage.viewer.height || 1;
+    const pad = 1.5; // A of margin for the spheres
+    const need = Math.max(8, Math.max(2 * hv + 2 * pad, (2 * hu + 2 * pad) * h / w) * 1.1);
+    const fov = (stage.parameters.cameraFov || 40) * Math.PI / 180;
+    // NGL clips everything nearer to the camera than clipDist (10 A), as its own autoView
+    // does: the clip plane goes just in front of the neighbours, so that what lies further in
+    // front (e.g. the front of the cell when the Zn is at its back) does not hide them
+    const front = (stage.parameters.clipDist || 0) + hw + pad;
+    const dist = Math.max(need / (2 * Math.tan(fov / 2)), front);
+    const ac = stage.animationControls;
+    if (S.focusing) { for (const a of S.focusing.list || []) { ac.remove(a); } }
+    const target = NGL.Vector3 ? new NGL.Vector3(x0, y0, z0) : [x0, y0, z0];
+    S.focusing = ac.zoomMove(target, -dist, duration);
+    stage.viewer.requestRender();
+  };
+
   stage.signals.clicked.add((pp) => {
     if (!pp || !pp.atom) { return; }
     for (const L of Object.values(S.levels)) {
@@ -380,9 +423,7 @@
       case "focus":
         S.chain = S.chain.then(() => {
           const Lf = S.levels[msg.level];
-          if (Lf && Lf.ready) {
-            Lf.comp.autoView("@" + (msg.around || [msg.index]).join(","), 300);
-          }
+          if (Lf && Lf.ready && msg.index < Lf.positions.length / 3) { focus(Lf, msg.index, 300); }
           el.dataset.zifvizFocused = String(msg.index);
         });
         return;

@@ -622,13 +622,11 @@ class StructureViewer(widgets.VBox):
                         "radius": radius})
 
     def focus(self, zn: int):
-        """Zoom the view on the Zn of rank ``zn`` (at the current level) and highlight it."""
+        """Centre the view on the Zn of rank ``zn`` (at the current level), zoomed so that it
+        and its bonded neighbours fill it, and highlight it."""
         (index,) = self._items_of_zn(self.level, [zn])
         self.highlight(zn=[zn])
         if self.view.loaded:
-            # frame the Zn with its bonded neighbours (a Zn alone would fill the view)
-            pairs = self.scene.geometry(self.frame, self.level).pairs
-            near = np.unique(np.concatenate([[index], pairs[pairs[:, 0] == index, 1],
-                                             pairs[pairs[:, 1] == index, 0]]))
-            self._post({"zifviz": "focus", "level": self.level, "index": int(index),
-                        "around": near.astype(int).tolist()})
+            # the browser centres the Zn and frames it with its bonded neighbours, each at its
+            # bonded image (from the bonds it draws), after any level it is still building
+            self._post({"zifviz": "focus", "level": self.level, "index": int(index)})
