@@ -89,7 +89,7 @@ def _check_focus(nb, canvas, cam, fitted, what):
     xy = nb.blob_centre(png, GOLD, tolerance=40)
     assert xy is not None, f"{what}: no gold (highlighted) Zn on the canvas"
     assert abs(xy[0] / img.shape[1] - 0.5) < 0.08 and abs(xy[1] / img.shape[0] - 0.5) < 0.08, \
-        f"{what}: the gold Zn is at {xy} of {img.shape[1]}x{img.shape[0]} pixels, not in the middle"
+        f"{what}: the gold Zn is at {xy} of {img.shape[1]}x{img.shape[0]} pixels, off centre"
     return png
 
 

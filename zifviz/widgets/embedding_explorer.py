@@ -20,11 +20,20 @@ predicted phase, confidence, energies, ...) and its 2-D map (``(n, 2)`` array, e
   in draws every row inside the view when they are fewer than ``max_points`` (else the
   subsample of those inside, with the same priorities, so points never flicker). A lasso or
   box then selects every row inside it, drawn or not.
+
+A lasso reaches Python by two routes, because one alone sometimes never arrives: plotly's
+FigureWidget sends every points event of the page (hover, unhover, click, selected) through
+one synced trait, ``_js2py_pointsCallback``, and while the kernel has not answered the
+previous message the widget front end keeps only the newest value of a trait; a
+``plotly_selected`` followed by an ``unhover`` before the kernel is idle is overwritten and
+lost. plotly.js also records the lasso or box in ``layout.selections`` (a relayout, another
+trait), so the explorer selects from whichever of the two arrives first, once per lasso.
 """
 
 from __future__ import annotations
 
 import html
+import re
 
 import ipywidgets as widgets
 import numpy as np
@@ -35,7 +44,7 @@ from ..embedding import category_colors, is_categorical, palette_property
 from ..errors import ZifvizError
 from ..palettes import NAN_COLOR
 
-__all__ = ["EmbeddingExplorer", "points_in_polygon", "MAX_POINTS"]
+__all__ = ["EmbeddingExplorer", "points_in_polygon", "selection_shape", "MAX_POINTS"]
 
 #: rows drawn at most (level of detail above this)
 MAX_POINTS = 100_000
@@ -61,6 +70,42 @@ def points_in_polygon(x: np.ndarray, y: np.ndarray, px, py) -> np.ndarray:
         inside ^= crosses & (x < xc)
         xj, yj = xi, yi
     return inside
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def selection_shape(selection):
+    """A ``layout.selections`` entry (or a plotly selector) as ``("lasso", xs, ys)`` or
+    ``("box", (x0, x1), (y0, y1))`` in data coordinates; ``None`` for anything else."""
+    if isinstance(selection, dict):  # as plotly.js sends it
+        import plotly.graph_objects as go
+
+        selection = go.layout.Selection(**{k: v for k, v in selection.items()
+                                           if k in ("type", "path", "x0", "x1", "y0", "y1")})
+    kind = getattr(selection, "type", None)
+    if kind == "lasso":  # plotly's LassoSelector
+        return "lasso", tuple(map(float, selection.xs)), tuple(map(float, selection.ys))
+    if kind == "box":  # plotly's BoxSelector
+        return "box", tuple(sorted(map(float, selection.xrange))), \
+            tuple(sorted(map(float, selection.yrange)))
+    if kind == "path" and selection.path:  # "M x,y L x,y ... Z"
+        xy = np.array(_NUMBER.findall(selection.path), dtype=float)
+        if len(xy) < 6 or len(xy) % 2:
+            return None
+        return "lasso", tuple(xy[0::2]), tuple(xy[1::2])
+    if kind == "rect" and None not in (selection.x0, selection.x1, selection.y0, selection.y1):
+        return "box", tuple(sorted((float(selection.x0), float(selection.x1)))), \
+            tuple(sorted((float(selection.y0), float(selection.y1))))
+    return None
+
+
+def _same_shape(a, b) -> bool:
+    if a is None or b is None or a[0] != b[0] or len(a[1]) != len(b[1]):
+        return False
+    scale = max(1e-12, float(np.ptp(np.r_[a[1], b[1]])), float(np.ptp(np.r_[a[2], b[2]])))
+    return bool(np.allclose(a[1], b[1], rtol=0, atol=1e-6 * scale)
+                and np.allclose(a[2], b[2], rtol=0, atol=1e-6 * scale))
 
 
 def _as_embedding(embedding) -> np.ndarray:
@@ -163,6 +208,7 @@ class EmbeddingExplorer(widgets.VBox):
         self.shown = np.arange(0)
         self._trace_rows: list[np.ndarray] = []
         self._callbacks: list = []
+        self._last_shape = None  # the lasso or box selected last (it can come twice)
         self._updating = False
         self.last_update_seconds = float("nan")
 
@@ -208,6 +254,7 @@ class EmbeddingExplorer(widgets.VBox):
         self._draw()
         self.color_dropdown.observe(lambda _: self._draw(), "value")
         self.figure.layout.on_change(self._on_zoom, "xaxis.range", "yaxis.range")
+        self.figure.layout.on_change(self._on_layout_selections, "selections")
 
     # ---------------------------------------------------------------- checks
     def _check_locators(self, frames):
@@ -250,6 +297,7 @@ class EmbeddingExplorer(widgets.VBox):
         rows = np.unique(np.asarray(rows, dtype=np.int64).ravel())
         if len(rows) and (rows[0] < 0 or rows[-1] >= len(self.table)):
             raise ZifvizError(f"select: rows out of range 0..{len(self.table) - 1}")
+        self._last_shape = None
         self._set_selection(rows, mark=True)
 
     # ---------------------------------------------------------------- saved state
@@ -430,18 +478,37 @@ class EmbeddingExplorer(widgets.VBox):
         if index < len(self.figure.data) - 1:
             return  # plotly calls every trace in turn: wait for the last one
         rows = np.unique(np.concatenate(self._pending)) if self._pending else np.arange(0)
-        if selector is not None:
+        shape = selection_shape(selector) if selector is not None else None
+        if shape is not None:
+            if _same_shape(shape, self._last_shape):
+                return  # this lasso came already through layout.selections
+            self._last_shape = shape
             # every row inside, drawn or not, by the same test as the selection shapes
-            rows = self._rows_in(selector)
+            rows = self._rows_in(shape)
         self._set_selection(rows, mark=False)
 
-    def _rows_in(self, selector) -> np.ndarray:
+    def _on_layout_selections(self, layout, selections):
+        """The lasso or box as plotly.js records it in ``layout.selections``: the second route
+        of a selection to Python (see the module docstring)."""
+        # the page's selections are in the layout's data; the ``selections`` property keeps
+        # its older tuple after a relayout from the page
+        selections = layout.to_plotly_json().get("selections") or selections
+        if not selections:
+            return  # cleared (by the explorer, or a new lasso starting)
+        shape = selection_shape(selections[-1])
+        if shape is None or _same_shape(shape, self._last_shape):
+            return
+        self._last_shape = shape
+        self._set_selection(self._rows_in(shape), mark=False)
+
+    def _rows_in(self, shape) -> np.ndarray:
+        """Rows of the shown categories inside ``shape`` (:func:`selection_shape`)."""
         candidates = self._visible_rows()
         x, y = self.xy[candidates, 0], self.xy[candidates, 1]
-        if getattr(selector, "type", None) == "lasso":
-            inside = points_in_polygon(x, y, selector.xs, selector.ys)
+        if shape[0] == "lasso":
+            inside = points_in_polygon(x, y, shape[1], shape[2])
         else:
-            (x0, x1), (y0, y1) = sorted(selector.xrange), sorted(selector.yrange)
+            (x0, x1), (y0, y1) = shape[1], shape[2]
             inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
         return candidates[inside]
 
@@ -449,10 +516,12 @@ class EmbeddingExplorer(widgets.VBox):
         if not points.point_inds or trace not in self.figure.data:
             return
         index = self.figure.data.index(trace)
+        self._last_shape = None
         self._set_selection(self._trace_rows[index][[points.point_inds[0]]], mark=True)
 
     def _on_deselect(self, trace, points):
         if trace in self.figure.data and self.figure.data.index(trace) == 0:
+            self._last_shape = None
             self._set_selection(np.arange(0), mark=False)
 
     def _mark_selection(self):

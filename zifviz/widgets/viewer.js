@@ -423,7 +423,9 @@
       case "focus":
         S.chain = S.chain.then(() => {
           const Lf = S.levels[msg.level];
-          if (Lf && Lf.ready && msg.index < Lf.positions.length / 3) { focus(Lf, msg.index, 300); }
+          if (Lf && Lf.ready && msg.index < Lf.positions.length / 3) {
+            focus(Lf, msg.index, 300);
+          }
           el.dataset.zifvizFocused = String(msg.index);
         });
         return;
