@@ -39,6 +39,11 @@ for name, action in [("other", go(2, 7)), ("same", go(2, 3)), ("back", go(0, 5))
     b.on_click(action)
     buttons.append(b)
 w.VBox([viewer, w.HBox(buttons)])""",
+    # an explorer's select() in a notebook cell focuses before the view is in the page
+    """early = StructureViewer(frames, level="AB2", height="300px")
+early.frame = 2
+early.focus(7)
+early""",
     "print(json.dumps([len(f) for f in frames]))",
 ]
 
@@ -134,4 +139,16 @@ def test_focus_in_a_frame_of_another_topology(open_notebook):
         arg=[ngl.element_handle(), fitted["distance"]], timeout=15_000)
     nb.wait_drawn(canvas, "fitted-again")
     nb.screenshot(viewer, "widget")
+
+    # --- focus() before the view was displayed: applied when the browser view appears
+    early = nb.viewer(1)
+    early_ngl = nb.wait_viewer_ready(early)
+    _wait_focused(nb, early_ngl, 2, 7)
+    early_canvas = early.locator(".zifviz-ngl canvas").first
+    cam = _camera(nb, early_ngl, 7)
+    record["before_display"] = cam
+    nb.save_json("cameras", record)
+    # the same view of Zn 7 as the first viewer's focus on it (centred, zoomed in)
+    assert abs(cam["distance"] - record["other"]["distance"]) < 0.1 * cam["distance"], record
+    _check_focus(nb, early_canvas, cam, fitted, "before display")
     nb.assert_no_console_errors()

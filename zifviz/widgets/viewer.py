@@ -146,6 +146,7 @@ class StructureViewer(widgets.VBox):
         self._map_cache: dict[tuple, ColorMapping] = {}
         self._browser: dict[str, dict] = {}  # what the browser views have, per level
         self._highlight: dict[str, list[int]] = {}
+        self._focus: tuple[int, int] | None = None  # (Zn rank, frame) of the last focus
         self._pick_callbacks: list = []
         self._requested_color = color_by
         self.last_redraw_seconds = float("nan")
@@ -470,6 +471,7 @@ class StructureViewer(widgets.VBox):
         self._sync(show=True, fit=True)
         for level, idx in self._highlight.items():
             self._send_highlight(level, idx)
+        self._send_focus()  # e.g. an explorer's select() before the view was in the page
 
     # ---------------------------------------------------------------- controls
     def _refresh_controls(self):
@@ -496,6 +498,7 @@ class StructureViewer(widgets.VBox):
 
     def reset_camera(self):
         """Fit the structure in the view."""
+        self._focus = None
         if self.view.loaded:
             self._post({"zifviz": "fit"})
 
@@ -624,9 +627,16 @@ class StructureViewer(widgets.VBox):
     def focus(self, zn: int):
         """Centre the view on the Zn of rank ``zn`` (at the current level), zoomed so that it
         and its bonded neighbours fill it, and highlight it."""
-        (index,) = self._items_of_zn(self.level, [zn])
+        self._items_of_zn(self.level, [zn])  # checks the rank
         self.highlight(zn=[zn])
-        if self.view.loaded:
-            # the browser centres the Zn and frames it with its bonded neighbours, each at its
-            # bonded image (from the bonds it draws), after any level it is still building
-            self._post({"zifviz": "focus", "level": self.level, "index": int(index)})
+        # kept for a browser view that appears later (focus before display, page reloaded)
+        self._focus = (int(zn), self.frame)
+        self._send_focus()
+
+    def _send_focus(self):
+        if self._focus is None or self._focus[1] != self.frame or not self.view.loaded:
+            return
+        (index,) = self._items_of_zn(self.level, [self._focus[0]])
+        # the browser centres the Zn and frames it with its bonded neighbours, each at its
+        # bonded image (from the bonds it draws), after any level it is still building
+        self._post({"zifviz": "focus", "level": self.level, "index": int(index)})
