@@ -180,3 +180,34 @@ def test_points_in_polygon():
     mask = points_in_polygon(np.array([0.5, 1.5, 1.5]), np.array([1.5, 1.5, 0.5]),
                              [0, 2, 2, 1, 1, 0], [0, 0, 1, 1, 2, 2])
     np.testing.assert_array_equal(mask, [True, False, True])
+
+
+def test_a_lasso_that_comes_only_through_layout_selections(phases_map, monkeypatch):
+    """The second route of a lasso (plotly.js relayout of ``layout.selections``, when the
+    widget front end dropped the selected event): the rows inside, once per lasso."""
+    from zifviz.widgets.embedding_explorer import selection_shape
+
+    frames, table, xy = phases_map
+    ex = EmbeddingExplorer(table, xy, frames)
+    calls = _spy_focus(ex, monkeypatch)
+    seen = []
+    ex.on_select(seen.append)
+    path = "M6,-5L14,-5L14,5L6,5Z"  # the liquid cluster (x ~ +10), as plotly.js writes it
+    lasso = {"type": "path", "path": path, "xref": "x", "yref": "y"}
+    ex.figure._handler_js2py_relayout({"new": {"relayout_data": {"selections": [lasso]},
+                                               "source_view_id": "view"}})
+    n_liquid = int((table["phase"] == "liquid").sum())
+    assert len(ex.selection) == n_liquid and (ex.selection["phase"] == "liquid").all()
+    assert len(seen) == 1 and len(calls) == 1
+    # the same lasso's selected event arriving afterwards is not a second selection
+    _lasso(ex, [6, 14, 14, 6], [-5, -5, 5, 5])
+    assert len(seen) == 1
+    # a box (rect) on the ZIF-4 cluster, then the shapes themselves
+    rect = {"type": "rect", "x0": -14, "x1": -6, "y0": 5, "y1": -5, "xref": "x", "yref": "y"}
+    ex.figure._handler_js2py_relayout({"new": {"relayout_data": {"selections": [rect]},
+                                               "source_view_id": "view"}})
+    assert len(seen) == 2 and (ex.selection["phase"] == "ZIF-4").all()
+    assert len(ex.selection) == int((table["phase"] == "ZIF-4").sum())
+    assert selection_shape(rect) == ("box", (-14.0, -6.0), (-5.0, 5.0))
+    assert selection_shape(lasso) == ("lasso", (6.0, 14.0, 14.0, 6.0), (-5.0, -5.0, 5.0, 5.0))
+    assert selection_shape({"type": "path", "path": "M1,2Z"}) is None
