@@ -23,7 +23,9 @@ Rows (best of ``--repeat``; the machine is shared, so compare the columns of one
   (warm: the pool is started by a first call that is not timed) — speed-up = n_jobs=1 /
   n_jobs=2 (target ≥ 1.7×);
 * ``rows piped``: the same two workers sending their rows back through loky's pipe instead
-  (what zifviz does where files cannot be shared in place), for comparison.
+  (what zifviz does where files cannot be shared in place), for comparison;
+* ``dscribe n_jobs=2`` (AB2): dscribe's own parallelism, ``create(systems, n_jobs=2)``, against
+  its ``n_jobs=1`` — the library's two workers, beside zifviz's.
 """
 
 from __future__ import annotations
@@ -130,6 +132,14 @@ def main():
         print(f"{'':>10} {'':>9} {n_zn / t_direct:>11.0f} Zn/s {n_zn / t_one:>10.0f} Zn/s "
               f"{n_zn / t_two:>10.0f} Zn/s   (first call {t_first:.2f} s)")
         if level == "AB2":
+            # dscribe's own parallelism (joblib processes, rows sent back), for comparison
+            def run_direct_two():
+                return np.concatenate(direct.create(systems, centers=centres, n_jobs=2))
+
+            run_direct_two()
+            t_d1, t_d2 = t_direct, best(run_direct_two, args.repeat)[0]
+            print(f"{'dscribe':>10} {'n_jobs=2':>9} {t_d2:>13.2f} s {'':>16} {'':>16} "
+                  f"{'':>9} {t_d1 / t_d2:>14.2f}×   (dscribe's own n_jobs=2 vs its n_jobs=1)")
             t_cg = best(run_direct_cg, args.repeat)[0]
             print(f"{'AB2 +cg':>10} {soap.n_features:>9} {t_cg:>13.2f} s {t_one:>14.2f} s "
                   f"{t_two:>14.2f} s {100 * (t_one / t_cg - 1):>8.1f}% {t_one / t_two:>14.2f}×")
