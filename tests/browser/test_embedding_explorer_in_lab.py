@@ -77,7 +77,7 @@ def _selection(nb, timeout=15):
 
 def _lasso(nb, plot, x_from, x_to):
     """Drag plotly's lasso (already the drag mode) around the band x_from..x_to of the map
-    (data coordinates), the whole height."""
+    (data coordinates), the whole height; returns the time the drag started."""
     _centre_on_screen(nb, plot)
     (x0, x1), (y0, y1) = plot.evaluate(
         "(gd) => [gd._fullLayout.xaxis.range, gd._fullLayout.yaxis.range]")
@@ -86,12 +86,14 @@ def _lasso(nb, plot, x_from, x_to):
     corners = [(xa, ya), (xb, ya), (xb, yb), (xa, yb), (xa, ya + 0.01)]
     path = _to_pixels(nb, [c[0] for c in corners], [c[1] for c in corners])
     _inside_window(nb, path)
+    started = time.monotonic()
     nb.page.mouse.move(*path[0])
     nb.page.mouse.down()
     for (xa, ya), (xb, yb) in zip(path[:-1], path[1:]):
         for s in np.linspace(0, 1, 8)[1:]:
             nb.page.mouse.move(xa + s * (xb - xa), ya + s * (yb - ya))
     nb.page.mouse.up()
+    return started
 
 
 # what reaches the kernel: every points event of the map (hover, selection, ...); the kernel
@@ -186,20 +188,7 @@ def test_lasso_selects_and_shows_in_3d(open_notebook, latencies):
     plot.hover()
     nb.page.locator(".jp-NotebookPanel .zifviz-embedding-map "
                     ".modebar-btn[data-title='Lasso Select']").first.click()
-    (x0, x1), (y0, y1) = plot.evaluate(
-        "(gd) => [gd._fullLayout.xaxis.range, gd._fullLayout.yaxis.range]")
-    ya, yb = y0 + 0.02 * (y1 - y0), y1 - 0.02 * (y1 - y0)
-    xb = x1 - 0.02 * (x1 - x0)
-    corners = [(4, ya), (xb, ya), (xb, yb), (4, yb), (4, ya + 0.01)]
-    path = _to_pixels(nb, [c[0] for c in corners], [c[1] for c in corners])
-    _inside_window(nb, path)
-    t0 = time.monotonic()
-    nb.page.mouse.move(*path[0])
-    nb.page.mouse.down()
-    for (xa, ya), (xb, yb) in zip(path[:-1], path[1:]):
-        for s in np.linspace(0, 1, 8)[1:]:
-            nb.page.mouse.move(xa + s * (xb - xa), ya + s * (yb - ya))
-    nb.page.mouse.up()
+    t0 = _lasso(nb, plot, 4, np.inf)  # the band right of x = 4
     sel = _selection(nb)
     lasso_s = time.monotonic() - t0
     assert sel["n"] == counts["liquid"] and sel["phases"] == ["liquid"], sel
