@@ -89,9 +89,23 @@ def image_stats(png: bytes) -> dict:
     flat = img.reshape(-1, 3)
     colors, counts = np.unique(flat, axis=0, return_counts=True)
     background = colors[np.argmax(counts)]
-    drawn = np.any(np.abs(flat.astype(int) - background) > 8, axis=1).mean()
+    ink = np.any(np.abs(img.astype(int) - background) > 8, axis=2)
     return {"width": img.shape[1], "height": img.shape[0], "distinct_colors": len(colors),
-            "background": tuple(int(c) for c in background), "drawn_fraction": float(drawn)}
+            "background": tuple(int(c) for c in background), "drawn_fraction": float(ink.mean()),
+            "drawn_extent": drawn_extent(ink)}
+
+
+def drawn_extent(ink: np.ndarray) -> float:
+    """How far the drawing reaches across the picture: the larger of the widths and heights
+    spanned by the 1st to 99th percentile of its drawn pixels, as a fraction of the picture's
+    (a resize handle in a corner does not count). Unlike the drawn fraction it does not
+    depend on how thick the renderer draws spheres and bonds."""
+    ys, xs = np.nonzero(ink)
+    if len(xs) < 2:
+        return 0.0
+    span = [(np.percentile(v, 99) - np.percentile(v, 1)) / n
+            for v, n in ((xs, ink.shape[1]), (ys, ink.shape[0]))]
+    return float(max(span))
 
 
 def image_difference(a: bytes, b: bytes, tolerance: int = 8) -> float:

@@ -48,7 +48,9 @@ def test_structure_viewer(open_notebook, latencies):
     ngl = nb.wait_viewer_ready(viewer)
     canvas = viewer.locator(".zifviz-ngl canvas").first
     png0, stats = nb.wait_drawn(canvas, "zif4-atomistic")
-    assert stats["drawn_fraction"] > 0.10, stats  # the camera fits the structure
+    # the camera fits the structure: the cell reaches across most of the canvas's height (a
+    # thin-line renderer draws less ink: 9.4 % of the pixels on one machine, 10.7 % on another)
+    assert stats["drawn_extent"] > 0.6 and stats["drawn_fraction"] > 0.05, stats
     assert stats["distinct_colors"] > 50, stats
     legend = viewer.locator(".zifviz-legend-box").inner_text()
     for element in ("Zn", "N", "C", "H"):
