@@ -11,7 +11,7 @@ import json
 import time
 
 import numpy as np
-from conftest import write_notebook
+from conftest import load_png, write_notebook
 
 from zifviz.palettes import palette_for
 
@@ -271,8 +271,12 @@ def test_notebook03(open_notebook, latencies):
     nb.page.wait_for_function("(el) => el.dataset.zifvizHighlighted === '1'",
                               arg=ngl.element_handle(), timeout=20_000)
     time.sleep(0.6)
-    nb.wait_drawn(viewer.locator(".zifviz-ngl canvas").first, "3d-selected")
+    png_3d, _ = nb.wait_drawn(viewer.locator(".zifviz-ngl canvas").first, "3d-selected")
     nb.screenshot(plot, "explorer-map-selected")
     nb.screenshot(viewer, "explorer-viewer")
+    nb.save_json("explorer-viewer-state", nb.viewer_state(viewer))
+    # zoomed on the Zn: no sphere cut by the near plane shows NGL's dark-grey inside
+    dark = np.all(np.abs(load_png(png_3d).astype(int) - 34) <= 12, axis=2).mean()
+    assert dark < 0.001, f"{dark:.2%} of the 3D view is dark grey (a cut sphere's inside)"
     latencies.record("notebook03", run_all_s=t_run, total_s=time.monotonic() - t0)
     nb.assert_no_console_errors()

@@ -2,7 +2,8 @@
 
 ``viewer.frame = i; viewer.focus(zn)`` (what the EmbeddingExplorer does on a selection) must
 leave the camera on that Zn, zoomed in, also when frame ``i`` is another framework (another
-topology: the browser rebuilds the level) -- the person looking sees the Zn in the middle.
+topology: the browser rebuilds the level) -- the person looking sees the Zn in the middle, and
+no dark disk where the near clip plane cuts a sphere.
 
 Screenshots: test-artifacts/browser/test_focus_*.png
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from conftest import load_png, write_notebook
 
 # two frameworks of the energies demo with different atom counts and cells
@@ -62,7 +64,10 @@ GOLD = "#ffc400"  # the highlight
 
 
 def _camera(nb, ngl, index):
-    return nb.page.evaluate(PROJECT, [ngl.element_handle(), index])
+    cam = nb.page.evaluate(PROJECT, [ngl.element_handle(), index])
+    # spheres in view that the near plane still cuts (after moving the camera back to a gap)
+    cam["cut"] = nb.viewer_state(nb.viewer(0)).get("zifvizFocusCut")
+    return cam
 
 
 def _wait_focused(nb, ngl, frame, index, timeout=20):
@@ -95,6 +100,11 @@ def _check_focus(nb, canvas, cam, fitted, what):
     assert xy is not None, f"{what}: no gold (highlighted) Zn on the canvas"
     assert abs(xy[0] / img.shape[1] - 0.5) < 0.08 and abs(xy[1] / img.shape[0] - 0.5) < 0.08, \
         f"{what}: the gold Zn is at {xy} of {img.shape[1]}x{img.shape[0]} pixels, off centre"
+    # no sphere cut by the near plane shows NGL's dark-grey inside (a black disk in front)
+    dark = np.all(np.abs(img.astype(int) - 34) <= 12, axis=2).mean()
+    assert dark < 0.001, f"{what}: {dark:.2%} of the canvas is dark grey (a cut sphere's inside)"
+    # here the clip plane finds a gap between the spheres in view (it moves at most 6 A out)
+    assert cam["cut"] == "0", f"{what}: the clip plane cuts {cam['cut']} sphere(s) in view"
     return png
 
 

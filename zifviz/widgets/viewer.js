@@ -33,6 +33,7 @@
   el.zifvizState = S;
   el.zifvizNGL = NGL;
   stage.setParameters({cameraType: "orthographic"});
+  const CLIP_DIST = stage.parameters.clipDist || 10;  // NGL's default; a focus moves it
   // a left click picks (reported to Python) without moving the camera; the middle button
   // still centres on the atom clicked (NGL's default)
   if (stage.mouseControls && stage.mouseControls.remove) {
@@ -130,7 +131,7 @@
       color2: grey, radius: new Float32Array(12).fill(0.06)});
     shape.addBuffer(L.cellBuffer);
     L.shapeComp = stage.addComponentFromObject(shape);
-    L.shapeComp.addRepresentation("buffer", {});
+    L.shapeComp.addRepresentation("buffer", CUT);
     L.shapeComp.setVisibility(L.on);
     L.nBonds = L.pairs.length / 2;
   };
@@ -144,6 +145,10 @@
     L.bondBuffer.setAttributes(attrs);
     L.cellBuffer.setAttributes({position1: ce.p1, position2: ce.p2});
   };
+
+  // a sphere or stick cut by the near clip plane shows its inside: NGL's default paints it
+  // dark grey (a black disk in the picture); here it is the item's own colour, a bit darker
+  const CUT = {useInteriorColor: false, diffuseInterior: true, interiorDarkening: 0.25};
 
   // --- one level: structure component + shape
   const schemeFor = (L) => NGL.ColormakerRegistry.addScheme(function () {
@@ -159,6 +164,7 @@
       pairs: view32(bufs[2], Uint32Array), shifts: view32(bufs[3], Int16Array),
       cell: view32(bufs[4], Float32Array), index: view32(bufs[5], Uint16Array),
       colors: (msg.palette || []).map(hexToInt), bondRadius: msg.bond_radius, frame: msg.frame,
+      maxRadius: Math.max(0.5, ...Object.values(msg.radius_by_element || {})),
       bondStyle: msg.bond_style || "cylinders", lineWidth: msg.line_width || 2,
       comp: null, shapeComp: null, highlight: null,
     };
@@ -174,7 +180,7 @@
         const named = Object.keys(msg.radius_by_element);
         for (const e of named) {
           comp.addRepresentation("spacefill", {sele: "_" + e.toUpperCase(), color: L.scheme,
-            radiusType: "size", radiusSize: msg.radius_by_element[e]});
+            radiusType: "size", radiusSize: msg.radius_by_element[e], ...CUT});
         }
         buildShape(L);
         stage.tasks.onZeroOnce(() => {
@@ -235,6 +241,7 @@
   const fit = () => {
     const L = S.levels[S.shown];
     if (!L || !L.comp) { return; }
+    stage.setParameters({clipDist: CLIP_DIST});  // a focus moved it
     stage.autoView(0);
     L.comp.autoView(0);
     const m = stage.viewer.rotationGroup.matrix.elements;
@@ -319,6 +326,39 @@
     }
     return pts;
   };
+  // NGL clips everything nearer to the camera than clipDist, and a sphere the plane cuts
+  // shows its inside (a flat disk). The plane goes at depth q in front of the item, from just
+  // in front of its neighbours (q0) to 6 A further: moving it out uncuts spheres but shows
+  // more of what lies in front. Cost of a q: 1 for a sphere cut (an opaque flat disk), 2 if
+  // it is over the item and its neighbours (box |u| < bu, |v| < bv), 1.5 for a whole sphere
+  // shown in front of them there; the cheapest (nearest on a tie) wins. Orthographic camera:
+  // the view spans the same at any depth.
+  const clipDepth = (L, [x0, y0, z0], m, q0, half, box, bRadius) => {
+    const p = L.positions, n = p.length / 3, r = L.maxRadius;
+    const zs = [], over = [];
+    for (let k = 0; k < n; k++) {
+      const dx = p[3 * k] - x0, dy = p[3 * k + 1] - y0, dz = p[3 * k + 2] - z0;
+      const u = Math.abs(m[0] * dx + m[4] * dy + m[8] * dz);
+      const v = Math.abs(m[1] * dx + m[5] * dy + m[9] * dz);
+      const z = -(m[2] * dx + m[6] * dy + m[10] * dz);  // towards the camera: > 0
+      if (z > q0 - r && u < half[0] + r && v < half[1] + r) {
+        zs.push(z);
+        over.push(u < box[0] + r && v < box[1] + r);
+      }
+    }
+    let best = q0, lowest = Infinity, cutAtBest = 0;
+    for (let q = q0; q <= Math.min(q0 + 6, bRadius) + 1e-6; q += 0.1) {
+      let cost = 0, cut = 0;
+      for (let k = 0; k < zs.length; k++) {
+        if (Math.abs(zs[k] - q) < r) { cut++; cost += over[k] ? 2 : 1; }
+        else if (over[k] && zs[k] > q0 && zs[k] < q) { cost += 1.5; }
+      }
+      if (cost < lowest) { lowest = cost; best = q; cutAtBest = cut; }
+      if (cost === 0) { break; }
+    }
+    el.dataset.zifvizFocusCut = String(cutAtBest);
+    return best;
+  };
   const focus = (L, i, duration) => {
     const pts = focusPoints(L, i), m = stage.viewer.rotationGroup.matrix.elements;
     const [x0, y0, z0] = pts[0];
@@ -332,12 +372,17 @@
     const w = stage.viewer.width || 1, h = stage.viewer.height || 1;
     const pad = 1.5; // A of margin for the spheres
     const need = Math.max(8, Math.max(2 * hv + 2 * pad, (2 * hu + 2 * pad) * h / w) * 1.1);
-    const fov = (stage.parameters.cameraFov || 40) * Math.PI / 180;
-    // NGL clips everything nearer to the camera than clipDist (10 A), as its own autoView
-    // does: the clip plane goes just in front of the neighbours, so that what lies further in
-    // front (e.g. the front of the cell when the Zn is at its back) does not hide them
-    const front = (stage.parameters.clipDist || 0) + hw + pad;
-    const dist = Math.max(need / (2 * Math.tan(fov / 2)), front);
+    const tanHalf = Math.tan((stage.parameters.cameraFov || 40) * Math.PI / 360);
+    // the camera stays behind the default clip distance (10 A, as NGL's own autoView) plus
+    // the neighbours' depth; the clip plane goes just in front of the neighbours, so that
+    // what lies further in front (the front of the cell when the Zn is at its back) does not
+    // hide them, into a gap between spheres
+    const front = CLIP_DIST + hw + pad;
+    const dist = Math.max(need / (2 * tanHalf), front);
+    const halfV = tanHalf * dist;
+    const q = clipDepth(L, pts[0], m, hw + pad, [halfV * w / h, halfV], [hu + pad, hv + pad],
+                        Math.max(10, stage.viewer.bRadius || 0));
+    stage.setParameters({clipDist: Math.max(0.1, dist - q)});
     const ac = stage.animationControls;
     if (S.focusing) { for (const a of S.focusing.list || []) { ac.remove(a); } }
     const target = NGL.Vector3 ? new NGL.Vector3(x0, y0, z0) : [x0, y0, z0];
