@@ -8,8 +8,6 @@ benchmarks/bench_viewer.py).
 
 from __future__ import annotations
 
-import time
-
 from conftest import write_notebook
 
 BOUND_S = 3.0  # generous: a loaded CI machine is slow; the target (< 0.1 s) is benchmarked
@@ -39,6 +37,20 @@ StructureViewer(frame, topology=frame_topo, level="AB2", color_by="local_energy"
 ]
 
 
+# the atomistic legend names the elements; the AB2 and A-only legends the beads (A, B)
+ELEMENT_LEGEND = "(x) => /\\bZn\\b/.test(x) && /\\bH\\b/.test(x)"
+
+
+def _watch_legend(legend_box):
+    """Record in the page every text the legend shows from now on
+    (``el.zifvizLegendTexts``)."""
+    legend_box.evaluate("""(el) => {
+        el.zifvizLegendTexts = [];
+        new MutationObserver(() => el.zifvizLegendTexts.push(el.innerText)).observe(
+            el, {childList: true, subtree: true, characterData: true});
+    }""")
+
+
 def test_structure_viewer(open_notebook, latencies):
     nb = open_notebook(write_notebook("structure_viewer", CELLS))
     nb.run_all(timeout=180)
@@ -49,8 +61,9 @@ def test_structure_viewer(open_notebook, latencies):
     canvas = viewer.locator(".zifviz-ngl canvas").first
     png0, stats = nb.wait_drawn(canvas, "zif4-atomistic")
     # the camera fits the structure: the cell reaches across most of the canvas's height (a
-    # thin-line renderer draws less ink: 9.4 % of the pixels on one machine, 10.7 % on another)
-    assert stats["drawn_extent"] > 0.6 and stats["drawn_fraction"] > 0.05, stats
+    # thin-line renderer draws less ink: 9.4 % of the pixels on one machine, 10.7 % on another,
+    # so no ink fraction is asserted), and it is shaded (many colours, not flat)
+    assert stats["drawn_extent"] > 0.6, stats
     assert stats["distinct_colors"] > 50, stats
     legend = viewer.locator(".zifviz-legend-box").inner_text()
     for element in ("Zn", "N", "C", "H"):
@@ -80,14 +93,22 @@ def test_structure_viewer(open_notebook, latencies):
             label, label)
         previous = png
     assert nb.image_difference(previous, png0, tolerance=64) < 0.015
-    # Python follows the browser: the colour dropdown and legend match the level
-    time.sleep(0.5)
-    assert "Zn" in viewer.locator(".zifviz-legend-box").inner_text()
+    # Python follows the browser: the legend (written by the kernel) names the elements again
+    # (at A-only it showed the beads only)
+    legend_box = viewer.locator(".zifviz-legend-box").first
+    nb.page.wait_for_function(f"(el) => ({ELEMENT_LEGEND})(el.innerText)",
+                              arg=legend_box.element_handle(), timeout=20_000)
 
-    # fast clicking ends on the last level clicked
+    # fast clicking ends on the last level clicked, in the browser and in Python: the kernel
+    # has handled the last click when its legend went from a bead legend back to the elements
+    _watch_legend(legend_box)
     for label in ("AB2", "A-only", "AB2", "atomistic"):
         viewer.locator(".zifviz-level button", has_text=label).first.click()
-    time.sleep(1.0)
+    nb.page.wait_for_function(
+        f"""(el) => {{ const t = el.zifvizLegendTexts, zn = {ELEMENT_LEGEND};
+                    const k = t.findIndex((x) => !zn(x));
+                    return k >= 0 && t.slice(k + 1).some(zn) && zn(el.innerText); }}""",
+        arg=legend_box.element_handle(), timeout=20_000)
     png, _ = nb.wait_drawn(canvas, "zif4-after-fast-clicks")
     assert nb.viewer_state(viewer)["zifvizScene"] == "atomistic"
     assert nb.image_difference(png, png0, tolerance=64) < 0.015
@@ -116,8 +137,10 @@ def test_structure_viewer(open_notebook, latencies):
     epng, estats = nb.wait_drawn(ecanvas, "energies-ab2-local-energy")
     assert "local_energy" in energy.locator(".zifviz-legend-box").inner_text()
     sat = nb.saturated_fraction(epng)
-    record["energy"] = {**estats, "saturated_fraction": sat}
-    assert sat > 0.01, f"the ε view is (nearly) grey: {sat:.3%} coloured pixels"
+    # the coloured share of what is drawn (a thinner drawing has fewer pixels of each kind)
+    coloured = sat / max(estats["drawn_fraction"], 1e-9)
+    record["energy"] = {**estats, "saturated_fraction": sat, "coloured_share_of_ink": coloured}
+    assert coloured > 0.1, f"the ε view is (nearly) grey: {coloured:.1%} of the ink coloured"
     nb.screenshot(energy, "energies-widget")
 
     nb.save_json("results", record)
