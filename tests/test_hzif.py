@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
@@ -153,11 +154,11 @@ def test_interrupted_build_resumes(tmp_path, monkeypatch):
     calls = []
     real = hzif.build_framework
 
-    def dies_on_second(fw, settings):
+    def dies_on_second(fw, settings, **kw):
         calls.append(fw.code)
         if len(calls) == 2:
             raise KeyboardInterrupt  # killed mid-build
-        return real(fw, settings)
+        return real(fw, settings, **kw)
 
     monkeypatch.setattr(hzif, "build_framework", dies_on_second)
     with pytest.raises(KeyboardInterrupt):
@@ -174,7 +175,7 @@ def test_interrupted_build_resumes(tmp_path, monkeypatch):
                    progress=False)
     calls.clear()
     monkeypatch.setattr(hzif, "build_framework",
-                        lambda fw, s: (calls.append(fw.code), real(fw, s))[1])
+                        lambda fw, s, **kw: (calls.append(fw.code), real(fw, s, **kw))[1])
     resumed = hzif.build(tmp_path / "cut", "smoke", inputs=fws, resume=True, progress=False)
     assert calls == [fws[1].code]  # the finished framework is not built again
     assert (folder / f"{fws[0].code}.extxyz").read_bytes() == first
@@ -185,6 +186,36 @@ def test_interrupted_build_resumes(tmp_path, monkeypatch):
     # assembling the same results again gives the same bytes (fixed gzip header)
     again = hzif.assemble(tmp_path / "cut", [fw.code for fw in fws], name="again.extxyz.gz")
     assert again.read_bytes() == resumed.read_bytes()
+
+
+def test_a_build_killed_in_a_relaxation_continues_it(tmp_path, monkeypatch):
+    """Killed right after its relaxation's first checkpoint, the resumed build continues that
+    relaxation (the steps and seconds before count) and leaves no checkpoint behind."""
+    import zifviz.sampling as sampling
+
+    fw = _small_inputs()[:1]
+    write = sampling._write_checkpoint
+    saved = []
+
+    def write_then_die(path, state, plan, cell, done, seconds):
+        write(path, state, plan, cell, done, seconds)
+        saved.append((path, done, seconds))
+        raise KeyboardInterrupt  # killed mid-relaxation
+    monkeypatch.setattr(hzif, "CHECKPOINT_SECONDS", 1e-9)
+    with monkeypatch.context() as m:
+        m.setattr(sampling, "_write_checkpoint", write_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            hzif.build(tmp_path / "b", "smoke", inputs=fw, progress=False)
+    folder = tmp_path / "b" / "frameworks"
+    (path, done, seconds), = saved
+    assert Path(path).parent == folder and Path(path).exists() and done > 0
+    assert not list(folder.glob("*.json"))
+
+    hzif.build(tmp_path / "b", "smoke", inputs=fw, resume=True, progress=False)
+    summary = json.loads((folder / f"{fw[0].code}.json").read_text())
+    assert summary["status"] == "ok" and summary["relax_steps"] > done
+    assert summary["seconds"] > seconds
+    assert not Path(path).exists()
 
 
 def test_parallel_build(tmp_path):

@@ -6,8 +6,10 @@ Tiny smoke runs on the 272-atom ZIF-4 cell (Widmer et al. 2019, through ``fetch_
 from __future__ import annotations
 
 import dataclasses
+import json
 import warnings
 
+import ase.io
 import numpy as np
 import pytest
 
@@ -95,6 +97,63 @@ def test_minimise_relax_cell_changes_cell(zif4, topo, e0):
     assert relaxed.info["energy"] < e0
     assert not np.allclose(relaxed.cell.array, zif4.cell.array, atol=1e-6)
     assert relaxed.info["converged"] and abs(relaxed.info["pressure_inst"]) < 10  # MPa
+
+
+class _Killed(Exception):
+    pass
+
+
+def _kill_after_checkpoint(monkeypatch, when):
+    """The minimisation dies right after the first checkpoint for which ``when(cell)``."""
+    import zifviz.sampling as sampling
+
+    write = sampling._write_checkpoint
+
+    def write_then_die(path, state, plan, cell, done, seconds):
+        write(path, state, plan, cell, done, seconds)
+        if when(cell):
+            raise _Killed(done)
+    monkeypatch.setattr(sampling, "_write_checkpoint", write_then_die)
+
+
+@pytest.mark.parametrize("relax_cell", [False, True])
+def test_minimise_continues_from_its_checkpoint(zif4, topo, e0, tmp_path, monkeypatch,
+                                                relax_cell):
+    """Killed after a checkpoint (in the cell phase with relax_cell), a second call continues
+    from it: the steps done before count, the cell phase is not left again, and the
+    checkpoint is gone at the end; other atoms or settings are refused."""
+    ckpt = tmp_path / "relaxing.extxyz"
+    # tight enough that the chunk (50 steps) that wrote the checkpoint did not converge
+    kw = dict(relax_cell=relax_cell, fmax=0.01, max_stress_mpa=1.0, max_steps=200,
+              topology=topo, progress=False, checkpoint=ckpt, checkpoint_seconds=1e-9)
+    with monkeypatch.context() as m:
+        _kill_after_checkpoint(m, lambda cell: cell == relax_cell)
+        with pytest.raises(_Killed) as killed:
+            minimise(zif4, **kw)
+    done_before = killed.value.args[0]
+    saved = zifviz.read(ckpt)
+    state = json.loads(saved.info["zifviz_minimise"])
+    assert state["done"] == done_before > 0 and state["cell"] is relax_cell
+    assert not np.allclose(saved.positions, zif4.positions)
+
+    with pytest.raises(ResumeError, match="other settings"):
+        minimise(zif4, **{**kw, "fmax": 0.02})
+    with pytest.raises(ResumeError, match="other atoms"):
+        minimise(zif4[:-1], **{**kw, "topology": None})
+    relaxed = minimise(zif4, **kw)
+    _check_labelled(relaxed, "minimise-relaxed" if relax_cell else "minimise-fixed")
+    assert relaxed.info["step"] > done_before
+    assert relaxed.info["resumed_seconds"] > 0
+    assert relaxed.info["energy"] < e0 - 0.5
+    assert not ckpt.exists()
+
+
+def test_minimise_refuses_a_file_that_is_not_its_checkpoint(zif4, topo, tmp_path):
+    ckpt = tmp_path / "relaxing.extxyz"
+    ase.io.write(ckpt, zif4, format="extxyz")  # a structure, without the checkpoint's state
+    with pytest.raises(ResumeError, match="not a minimisation checkpoint") as err:
+        minimise(zif4, fmax=0.05, max_steps=5, topology=topo, progress=False, checkpoint=ckpt)
+    assert str(ckpt) in str(err.value)
 
 
 def test_nvt_writes_labelled_frames(nvt_file, zif4):

@@ -342,8 +342,16 @@ def write_relaxed(out: str | os.PathLike, path: str | os.PathLike | None = None)
     return path
 
 
-def build_framework(fw: Framework, settings: dict) -> tuple[list[Atoms], Atoms | None, dict]:
+#: How often (s) a framework's relaxation saves its checkpoint.
+CHECKPOINT_SECONDS = 120.0
+
+
+def build_framework(fw: Framework, settings: dict, *, checkpoint: str | os.PathLike | None = None
+                    ) -> tuple[list[Atoms], Atoms | None, dict]:
     """Run the pipeline on one framework: ``(labelled frames, relaxed structure, summary)``.
+
+    ``checkpoint``: where the relaxation saves the structure reached every
+    :data:`CHECKPOINT_SECONDS` and continues from (see :func:`zifviz.sampling.minimise`).
 
     The summary has ``status`` ``"ok"`` or ``"dropped"`` (with ``reason``), the relaxed
     ``energy_per_zn`` (eV) and ``volume_per_zn`` (Å³), counts and timings. Never raises
@@ -359,6 +367,7 @@ def build_framework(fw: Framework, settings: dict) -> tuple[list[Atoms], Atoms |
     summary = {"framework": fw.code, "framework_source": fw.source, "status": "dropped",
                "n_t": fw.n_t}
     frames: list[Atoms] = []
+    resumed_seconds = 0.0
     try:
         start = decorate(fw.atoms) if fw.is_net else fw.atoms.copy()
         start.info["source"] = fw.code
@@ -387,8 +396,10 @@ def build_framework(fw: Framework, settings: dict) -> tuple[list[Atoms], Atoms |
                                  "file was made)", fw.code)
         else:
             relaxed = minimise(start, relax_cell=True, fmax=settings["fmax"],
-                               max_steps=settings["max_steps"], topology=topo0, progress=False)
+                               max_steps=settings["max_steps"], topology=topo0, progress=False,
+                               checkpoint=checkpoint, checkpoint_seconds=CHECKPOINT_SECONDS)
         relaxed.info["source"] = fw.code
+        resumed_seconds = float(relaxed.info.pop("resumed_seconds", 0.0))
         summary.update(converged=bool(relaxed.info["converged"]),
                        fmax=float(relaxed.info["fmax"]), relax_steps=int(relaxed.info["step"]))
         if relaxed.info["fmax"] > 10 * settings["fmax"]:
@@ -482,7 +493,8 @@ def build_framework(fw: Framework, settings: dict) -> tuple[list[Atoms], Atoms |
         summary["reason"] = str(exc)
         relaxed_out = None
         frames = []
-    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    # a relaxation continued from a checkpoint: its earlier processes' time counts too
+    summary["seconds"] = round(time.perf_counter() - t0 + resumed_seconds, 2)
     return frames, relaxed_out, summary
 
 
@@ -503,13 +515,19 @@ def _safe(code: str) -> str:
 
 
 def _run_one(fw: Framework, settings: dict, folder: str, max_seconds: float | None = None) -> dict:
-    """Build one framework and write its result files atomically (the summary last)."""
+    """Build one framework and write its result files atomically (the summary last). Its
+    relaxation saves a checkpoint (``.<code>.relaxing.extxyz``) that a resumed build continues
+    from: a build killed in an hour-long relaxation loses minutes, not the hour. (After a
+    timeout the checkpoint stays: remove the dropped ``<code>.json`` and resume with a larger
+    ``max_seconds`` to continue that relaxation.)"""
     from .storage import atomic_write
 
     t0 = time.perf_counter()
+    base = Path(folder) / _safe(fw.code)
     try:
         with _time_limit(max_seconds, fw.code):
-            frames, relaxed, summary = build_framework(fw, settings)
+            frames, relaxed, summary = build_framework(
+                fw, settings, checkpoint=base.with_name(f".{base.name}.relaxing.extxyz"))
         if max_seconds and time.perf_counter() - t0 > max_seconds:
             # the alarm can be lost inside a C call (LAMMPS); the limit holds all the same
             raise FrameworkTimeout(f"{fw.code}: took longer than {max_seconds:g} s (dropped; "
@@ -519,7 +537,6 @@ def _run_one(fw: Framework, settings: dict, folder: str, max_seconds: float | No
         summary = {"framework": fw.code, "framework_source": fw.source, "status": "dropped",
                    "n_t": fw.n_t, "reason": str(exc),
                    "seconds": round(time.perf_counter() - t0, 2)}
-    base = Path(folder) / _safe(fw.code)
     with atomic_write(f"{base}.extxyz") as fh:
         fh.write(_write_extxyz_text(frames))
     if relaxed is not None:

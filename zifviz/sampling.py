@@ -54,13 +54,17 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
 
-from .errors import ForceFieldError, ZifvizError
+from .errors import ForceFieldError, ResumeError, ZifvizError
 from .io import Trajectory
 from .mofff import KCALMOL_TO_EV, MOFFF, MOFFFCalculator
 from .storage import FrameWriter, partial_path
@@ -162,7 +166,8 @@ def _check_positive(**kw) -> None:
 # ---------------------------------------------------------------------------------------
 def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_steps: int = 1000,
              *, pressure_mpa: float = 0.0, max_stress_mpa: float = 10.0, topology=None,
-             progress: bool = True) -> Atoms:
+             progress: bool = True, checkpoint: str | os.PathLike | None = None,
+             checkpoint_seconds: float = 120.0) -> Atoms:
     """Relax a structure with MOF-FF (LAMMPS conjugate gradients), cell fixed or relaxed.
 
     Parameters
@@ -180,6 +185,13 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
         Maximum number of conjugate-gradient iterations.
     topology:
         :func:`zifviz.topology.perceive` result, perceived here if ``None``.
+    checkpoint, checkpoint_seconds:
+        An extxyz file where the structure reached so far is written (atomically) every
+        ``checkpoint_seconds`` of minimisation; when it exists, the minimisation continues from
+        it (same atoms and settings, else :class:`~zifviz.errors.ResumeError`), with the steps
+        already done counted (and the seconds they took in ``info["resumed_seconds"]``).
+        Removed when the minimisation returns. A killed hour-long relaxation of a big cell
+        thus loses at most ``checkpoint_seconds``.
 
     Returns
     -------
@@ -187,8 +199,11 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
         The relaxed, labelled structure; ``info["converged"]``, ``info["fmax"]`` (eV/Å) and
         ``info["step"]`` (iterations) tell how it went.
     """
-    _check_positive(fmax=fmax, max_steps=max_steps)
+    _check_positive(fmax=fmax, max_steps=max_steps, checkpoint_seconds=checkpoint_seconds)
     source = _source(atoms)
+    plan = {"relax_cell": bool(relax_cell), "fmax": float(fmax), "max_steps": int(max_steps),
+            "pressure_mpa": float(pressure_mpa), "max_stress_mpa": float(max_stress_mpa)}
+    resumed = _read_checkpoint(checkpoint, atoms, plan) if checkpoint is not None else None
     ensemble = "minimise-relaxed" if relax_cell else "minimise-fixed"
     ftol = fmax / KCALMOL_TO_EV  # kcal/mol/Å
     p_atm = pressure_mpa * ATM_PER_MPA
@@ -209,8 +224,17 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                 "LAMMPS instances in this process); LAMMPS would loop forever minimising them. "
                 "Overlapping atoms? If the structure is sound, run it in a fresh process.", source)
 
-        start(atoms)
+        start(resumed["atoms"] if resumed else atoms)
         p_target = np.array([p_atm] * 3 + [0.0] * 3)
+        began = saved_at = time.monotonic()
+        before = resumed["seconds"] if resumed else 0.0
+
+        def save(cell: bool) -> None:
+            nonlocal saved_at
+            if checkpoint is not None and time.monotonic() - saved_at >= checkpoint_seconds:
+                saved_at = time.monotonic()
+                _write_checkpoint(checkpoint, ff.current_atoms(), plan, cell, done,
+                                  before + saved_at - began)
 
         def check(cell: bool) -> tuple[float, bool]:
             n = ff.lmp.extract_global("nlocal")
@@ -223,12 +247,15 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
             bar.set_postfix(fmax=f"{f_max:.3g} eV/Å", refresh=False)
             return f_max, ok
 
-        done = 0
+        done = resumed["done"] if resumed else 0
+        bar.update(done)
         # With relax_cell the atoms are relaxed in the fixed cell first, then atoms and cell
         # together: from a strained start this is ~5x faster than relaxing all at once and
         # does not wander off into a higher-energy basin.
         retries = 0
         for cell in (False, True) if relax_cell else (False,):
+            if resumed and resumed["cell"] and not cell:
+                continue  # the checkpoint was written in the cell phase
             if cell:
                 # LAMMPS cell relaxations are not reproducible run to run and, rarely, a box
                 # step makes the system blow up ("simulation unstable"): then start again from
@@ -251,6 +278,7 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                         done += iterations
                         bar.update(iterations)
                         f_now, converged = check(cell)
+                        save(cell)
                         if iterations == 0:  # LAMMPS cannot go further (line search failed)
                             break
                     if cell:
@@ -270,10 +298,57 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
         frame.info["fmax"] = float(f_now)
         if retries:
             frame.info["cell_retries"] = retries
+        if resumed:
+            frame.info["resumed_seconds"] = round(before, 2)
+        if checkpoint is not None:
+            Path(checkpoint).unlink(missing_ok=True)
         return frame
     finally:
         bar.close()
         ff.close()
+
+
+CHECKPOINT_KEY = "zifviz_minimise"
+
+
+def _write_checkpoint(path, state: Atoms, plan: dict, cell: bool, done: int,
+                      seconds: float) -> None:
+    from ase.io import write
+
+    from .storage import atomic_write
+
+    frame = Atoms(state.numbers, positions=state.positions, cell=state.cell, pbc=True)
+    frame.info[CHECKPOINT_KEY] = json.dumps({**plan, "cell": bool(cell), "done": int(done),
+                                             "seconds": round(float(seconds), 2)})
+    with atomic_write(path) as fh:
+        write(fh, frame, format="extxyz")
+
+
+def _read_checkpoint(path, atoms: Atoms, plan: dict) -> dict | None:
+    """The checkpoint of :func:`minimise` at ``path`` (``None`` if there is none), checked
+    against the structure and settings being minimised."""
+    from ase.io import read
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        saved = read(path, format="extxyz")
+        state = json.loads(saved.info[CHECKPOINT_KEY])
+    except Exception as exc:  # a file that is not a checkpoint of minimise
+        raise ResumeError(f"not a minimisation checkpoint ({exc}); remove it to start anew",
+                          str(path)) from None
+    if not np.array_equal(saved.numbers, atoms.numbers):
+        raise ResumeError("the checkpoint holds other atoms than the structure being "
+                          "minimised; remove it to start anew", str(path))
+    differ = sorted(k for k in plan if state.get(k) != plan[k])
+    if differ:
+        raise ResumeError(f"the checkpoint was written with other settings: {differ}; "
+                          "remove it to start anew", str(path))
+    state["atoms"] = atoms.copy()
+    state["atoms"].set_cell(saved.cell)
+    state["atoms"].positions = saved.positions
+    return state
 
 
 # ---------------------------------------------------------------------------------------
