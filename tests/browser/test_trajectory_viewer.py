@@ -40,7 +40,9 @@ def test_trajectory_slider(open_notebook, latencies):
     assert nb.image_difference(png3, png0) > 0.005
     jump = nb.press_and_time_frame(viewer, "End", handle, n_frames - 1)  # to the last frame
     png_last, stats = nb.wait_drawn(canvas, "last-frame")
-    assert stats["drawn_fraction"] > 0.05, stats
+    # still fitted and shaded: the drawing reaches across the canvas (not an ink fraction,
+    # which depends on how thick the renderer draws)
+    assert stats["drawn_extent"] > 0.6 and stats["distinct_colors"] > 50, stats
     assert nb.image_difference(png_last, png0) > 0.01
     assert slider.locator(".widget-readout").first.inner_text().strip() == str(n_frames - 1)
     assert max(steps + [jump]) < BOUND_S, (steps, jump)
