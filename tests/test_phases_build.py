@@ -141,3 +141,14 @@ def test_killed_build_resumes_to_the_same_file(smoke, tmp_path, monkeypatch):
     resumed = build_phases(fresh_out, "smoke", work_dir=fresh_work, progress=False)
     assert resumed["equilibration"] == summary["equilibration"]
     assert _sha256(fresh_out) == _sha256(out)  # MD is deterministic for the same legs
+
+
+def test_two_processes_build_the_same_file(smoke, tmp_path):
+    """n_jobs=2: equilibrations, then production legs, each in a fresh process: the same legs,
+    seeds and bytes as the serial build."""
+    out, _, summary = smoke
+    parallel = tmp_path / "parallel.extxyz.gz"
+    got = build_phases(parallel, "smoke", work_dir=tmp_path / "work", n_jobs=2, progress=False)
+    assert got["equilibration"] == summary["equilibration"]
+    assert _sha256(parallel) == _sha256(out)
+

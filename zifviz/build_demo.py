@@ -430,8 +430,60 @@ def phases_table(frames, table=None) -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index(["phase", "source"])
 
 
+def _equilibrated(k: int, j: int, phase: str, name: str, first: Atoms, work: Path,
+                  s: PhaseSize, seed: int, progress: bool) -> tuple[str, dict, dict]:
+    """Stage 1 of :func:`build_phases` for start ``name`` of ``phase``: compression (cp),
+    NPT equilibration blocks, one NVT block in the mean cell; ``(tag, record, states)``."""
+    _, temperature, pressure = _phase_conditions(phase)
+    tag = f"{phase}-{name}"
+    if phase == "ZIF-4-cp":  # compress first: a density plateau before cp is not cp
+        squeezed = _md_leg(first, work / f"{tag}-npt-compress.extxyz", progress,
+                           ensemble="NPT", temperature=temperature,
+                           pressure_mpa=pressure, steps=s.compress,
+                           every=max(1, s.compress // 10), seed=seed + 1000 * k + 99)
+        first = squeezed[len(squeezed) - 1]
+    npt_last, record, cell = _equilibrate(
+        first, work, tag, temperature, pressure, s, seed + 1000 * k + 100 * j, progress)
+    if phase == "ZIF-4-cp":
+        record["compression_ps"] = s.compress * PHASE_TIMESTEP_FS / 1000
+    nvt_start = npt_last.copy()
+    nvt_start.set_cell(cell, scale_atoms=True)
+    nvt_start.info["source"] = npt_last.info.get("source", name)
+    nvt_equil = _md_leg(nvt_start, work / f"{tag}-nvt-equil.extxyz", progress,
+                        ensemble="NVT", temperature=temperature, steps=s.block,
+                        every=s.block, seed=seed + 1000 * k + 100 * j + 50)
+    record["nvt_cell"] = record["mean_cell"]
+    return tag, record, {"NPT": npt_last, "NVT": nvt_equil[len(nvt_equil) - 1], "cell": cell}
+
+
+def _leg_done(start: Atoms, output: Path, settings: dict) -> None:
+    """Stage 2 of :func:`build_phases` in a worker: one production leg run into ``output``."""
+    _md_leg(start, output, False, **settings)
+
+
+def _in_processes(fn, tasks: list[tuple], n_jobs: int, desc: str, progress: bool) -> list:
+    """``[fn(*t) for t in tasks]``, in ``n_jobs`` processes when ``n_jobs`` > 1 (MD legs give
+    the same bytes whichever process runs them: tested against the serial build)."""
+    if n_jobs <= 1:
+        return [fn(*t) for t in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(fn, *t) for t in tasks]
+        try:
+            return [f.result() for f in tqdm(futures, desc=desc, unit="leg", disable=not progress)]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
 def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
-                 work_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
+                 work_dir: str | os.PathLike | None = None, n_jobs: int = 1,
+                 progress: bool = True) -> dict:
     """Build the ``phases`` set into ``out`` (gzip extxyz); returns a summary.
 
     Recipe (:data:`PHASE_RECIPES`, :data:`PHASE_SIZES`; every number is recorded in the
@@ -444,6 +496,8 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
     likewise. Each phase and source gets ``zn`` Zn environments. Every MD leg streams into
     ``work_dir`` (default: the zifviz cache) and a killed build resumes from it; the set is
     then written atomically from the finished legs (the same bytes for the same legs).
+    ``n_jobs`` > 1 runs the equilibrations (one chain per phase and start), then the
+    production legs, in that many processes (the same legs, seeds and bytes).
     """
     if size not in PHASE_SIZES:
         raise ValueError(f"size must be one of {sorted(PHASE_SIZES)}, got {size!r}")
@@ -475,33 +529,14 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
         "liquid": "MOF-FF keeps its bonds: 'liquid' is a hot amorphous network"},
         "plan": phases_plan(size), "glass_vs_ZIF-4": glass_check,
         "equilibration": {}, "Zn environments": {}, "runs": {}}
+    chains = [(k, j, phase, name, starts[name], work, s, seed, progress and n_jobs <= 1)
+              for k, phase in enumerate(PHASE_RECIPES)
+              for j, name in enumerate(_phase_conditions(phase)[0])]
     legs = {}
-    for k, phase in enumerate(PHASE_RECIPES):
-        start_names, temperature, pressure = _phase_conditions(phase)
-        for j, name in enumerate(start_names):
-            tag = f"{phase}-{name}"
-            first = starts[name]
-            if phase == "ZIF-4-cp":  # compress first: a density plateau before cp is not cp
-                squeezed = _md_leg(first, work / f"{tag}-npt-compress.extxyz", progress,
-                                   ensemble="NPT", temperature=temperature,
-                                   pressure_mpa=pressure, steps=s.compress,
-                                   every=max(1, s.compress // 10), seed=seed + 1000 * k + 99)
-                first = squeezed[len(squeezed) - 1]
-            npt_last, record, cell = _equilibrate(
-                first, work, tag, temperature, pressure, s, seed + 1000 * k + 100 * j,
-                progress)
-            if phase == "ZIF-4-cp":
-                record["compression_ps"] = s.compress * PHASE_TIMESTEP_FS / 1000
-            nvt_start = npt_last.copy()
-            nvt_start.set_cell(cell, scale_atoms=True)
-            nvt_start.info["source"] = npt_last.info.get("source", name)
-            nvt_equil = _md_leg(nvt_start, work / f"{tag}-nvt-equil.extxyz", progress,
-                                ensemble="NVT", temperature=temperature, steps=s.block,
-                                every=s.block, seed=seed + 1000 * k + 100 * j + 50)
-            record["nvt_cell"] = record["mean_cell"]
-            summary["equilibration"][tag] = record
-            legs[tag] = {"NPT": npt_last, "NVT": nvt_equil[len(nvt_equil) - 1],
-                         "cell": cell}
+    for tag, record, states in _in_processes(_equilibrated, chains, n_jobs,
+                                             "equilibrations", progress):
+        summary["equilibration"][tag] = record
+        legs[tag] = states
     if phase_cp := summary["equilibration"].get("ZIF-4-cp-ZIF-4"):
         a, b, c = sorted(phase_cp["mean_cell"][:3])
         summary["cp_check"] = {"shortest_axis": a, "longest_axis": c,
@@ -509,7 +544,7 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
                                "rule": "cp: one axis shrunk below 14.5 Å (ZIF-4: 15.3 Å) "
                                        "while the long axis stays above 17 Å (cp-II "
                                        "collapses it to about 15 Å)"}
-    frames_out = []
+    runs = []  # (leg start, output, MD settings, label)
     for k, phase in enumerate(PHASE_RECIPES):
         start_names, temperature, pressure = _phase_conditions(phase)
         summary["Zn environments"][phase] = {}
@@ -523,20 +558,25 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
                 name = start_names[run % len(start_names)]
                 tag = f"{phase}-{name}"
                 run_seed = seed + 1000 * k + 500 * m + 10 * run + 7
-                leg = _md_leg(legs[tag][source], work / f"{tag}-{source.lower()}-run{run}.extxyz",
-                              progress, ensemble=source, temperature=temperature,
-                              pressure_mpa=pressure if source == "NPT" else 0.0,
-                              steps=n_frames * s.every, every=s.every, seed=run_seed)
+                settings = dict(ensemble=source, temperature=temperature,
+                                pressure_mpa=pressure if source == "NPT" else 0.0,
+                                steps=n_frames * s.every, every=s.every, seed=run_seed)
                 label = {"phase": phase, "source_set": source, "start": name, "run": run,
                          "seed": run_seed, "temperature": temperature,
                          "pressure": pressure if source == "NPT" else 0.0,
                          "equilibration_ps": summary["equilibration"][tag]["ps"]
                          + summary["equilibration"][tag].get("compression_ps", 0.0)}
-                frames_out.append((leg, label))
+                runs.append((legs[tag][source], work / f"{tag}-{source.lower()}-run{run}.extxyz",
+                             settings, label))
                 n_zn += n_frames * int((starts[name].numbers == 30).sum())
                 summary["runs"][f"{phase}/{source}/{run}"] = {"start": name, "seed": run_seed,
                                                               "frames": n_frames}
             summary["Zn environments"][phase][source] = n_zn
+    if n_jobs > 1:
+        _in_processes(_leg_done, [(start, output, settings) for start, output, settings, _ in runs
+                                  if not output.is_file()], n_jobs, "production legs", progress)
+    frames_out = [(_md_leg(start, output, progress, **settings), label)
+                  for start, output, settings, label in runs]
     with _gzip_text(out) as fh:
         for leg, label in frames_out:
             _append(fh, (_without_file_keys(leg[i]) for i in range(1, len(leg))),  # 0: start
@@ -743,7 +783,8 @@ def main(argv=None) -> int:
                         help="energies: relax every framework anew instead of starting from "
                              f"the shipped {RELAXED_FILE} (different bytes; slower)")
     parser.add_argument("--n-jobs", type=int, default=1,
-                        help="energies: frameworks built in parallel processes")
+                        help="energies: frameworks built in parallel processes; phases: MD "
+                             "legs run in parallel processes")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="energies: build the frameworks on a Dask cluster (tcp://host:port, "
                              "a scheduler .json file, or local:N)")
@@ -779,7 +820,8 @@ def main(argv=None) -> int:
             summary = build_transition(path, size=args.size, work_dir=args.work_dir)
         elif name == "phases":
             print("MD plan:", json.dumps(phases_plan(args.size)), flush=True)
-            summary = build_phases(path, size=args.size, work_dir=args.work_dir)
+            summary = build_phases(path, size=args.size, work_dir=args.work_dir,
+                                   n_jobs=args.n_jobs)
         else:
             summary = build(path, size=args.size)
         summary.update({"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path),
