@@ -98,15 +98,16 @@ def _panels(fig) -> int:
     return fig.locator(".cartesianlayer .subplot").count()
 
 
-def _click_point(nb, fig, trace_selector: str):
+def click_point(nb, fig, trace_selector: str):
     """Hover, then click, the first marker of the given scatter trace (plotly picks the
-    hovered point on click)."""
+    hovered point on click: its hover label must be up first)."""
     point = fig.locator(f"{trace_selector} path.point").first
+    point.scroll_into_view_if_needed()
     box = point.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     nb.page.mouse.move(x - 5, y - 5)
-    nb.page.mouse.move(x, y)
-    time.sleep(0.3)
+    nb.page.mouse.move(x, y, steps=3)
+    fig.locator(".hoverlayer .hovertext").first.wait_for(state="attached", timeout=10_000)
     nb.page.mouse.click(x, y)
 
 
@@ -132,7 +133,7 @@ def test_grid_explorer_renders_and_a_click_shows_the_parity_plot(open_notebook, 
     assert "7.25" in table and "9.5" in table and "12" in table
 
     # a click on a paper point: nothing was stored for it, and the widget says so
-    _click_point(nb, paper_fig, ".scatterlayer .trace:nth-child(2)")
+    click_point(nb, paper_fig, ".scatterlayer .trace:nth-child(2)")
     picks = nb.page.locator(".jp-NotebookPanel .t-paper")
     picks.get_by_text('"level"').first.wait_for(timeout=15_000)
     pick = json.loads(picks.inner_text().strip().splitlines()[-1])
@@ -149,7 +150,7 @@ def test_grid_explorer_renders_and_a_click_shows_the_parity_plot(open_notebook, 
     detail = nb.widget(".zifviz-grid-detail", 1)
     assert not detail.is_visible()  # nothing selected yet
     t0 = time.monotonic()
-    _click_point(nb, ours_fig, ".scatterlayer .trace:nth-child(2)")
+    click_point(nb, ours_fig, ".scatterlayer .trace:nth-child(2)")
     picks = nb.page.locator(".jp-NotebookPanel .t-ours")
     picks.get_by_text('"level"').first.wait_for(timeout=15_000)
     pick = json.loads(picks.inner_text().strip().splitlines()[-1])

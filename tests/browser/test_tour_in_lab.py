@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 from conftest import drawn_extent, load_png
-from test_grid_explorer_in_lab import panel_colour, plot_areas
+from test_grid_explorer_in_lab import click_point, panel_colour, plot_areas
 
 from zifviz.palettes import palette_for
 
@@ -116,15 +116,8 @@ def test_tour(open_notebook, latencies):
     quick = grids.nth(1)
     detail = nb.widget(".zifviz-grid-detail", 1)
     assert not detail.is_visible()
-    point = quick.locator(".scatterlayer .trace:nth-child(2) path.point").first
-    point.scroll_into_view_if_needed()
-    box = point.bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     t_click = time.monotonic()
-    page.mouse.move(x - 5, y - 5)
-    page.mouse.move(x, y)
-    time.sleep(0.3)
-    page.mouse.click(x, y)
+    click_point(nb, quick, ".scatterlayer .trace:nth-child(2)")
     detail.locator(".main-svg").first.wait_for(state="visible", timeout=20_000)
     click_parity_s = time.monotonic() - t_click
     assert "r_cut" in nb.widget(".zifviz-grid-detail-message", 1).inner_text()
