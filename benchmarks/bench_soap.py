@@ -26,12 +26,20 @@ Rows (best of ``--repeat``; the machine is shared, so compare the columns of one
   (what zifviz does where files cannot be shared in place), for comparison;
 * ``dscribe n_jobs=2`` (AB2): dscribe's own parallelism, ``create(systems, n_jobs=2)``, against
   its ``n_jobs=1`` — the library's two workers, beside zifviz's.
+
+zifviz's worker processes run with glibc's malloc thresholds raised
+(``zifviz.descriptors.soap.WORKER_MALLOC``: dscribe's per-frame buffers reused from the heap,
+not mapped and faulted in anew). So that every column runs under the same allocator, this
+script restarts itself with those settings in its environment, unless they are set already
+or ``--default-malloc`` is given (then only the workers have them: the n_jobs=1 columns run
+as in a notebook started without them).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -57,7 +65,16 @@ def main():
     parser.add_argument("--data", default=None, help="an extxyz file (default: demo energies)")
     parser.add_argument("--only", nargs="+", choices=["atomistic", "AB2", "seed003"],
                         help="these settings only (default: all three)")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="do not give this process the workers' malloc settings")
     args = parser.parse_args()
+    from zifviz.descriptors.soap import WORKER_MALLOC
+
+    if not args.default_malloc and any(k not in os.environ for k in WORKER_MALLOC):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**WORKER_MALLOC, **os.environ})
+    print("malloc: " + (", ".join(f"{k}={os.environ.get(k, 'default')}" for k in WORKER_MALLOC)
+                        + " in this process; the workers: "
+                        + ", ".join(f"{k}={v}" for k, v in WORKER_MALLOC.items())))
 
     from dscribe.descriptors import SOAP as DScribeSOAP
     from scipy.linalg import LinAlgWarning

@@ -194,6 +194,19 @@ def test_two_processes_give_bit_identical_rows(frames, level, shared_dir):
     assert small(level, n_jobs=2).transform(many)[0, 0] == serial[0, 0]
 
 
+def test_workers_get_the_malloc_settings(frames, shared_dir):
+    """Local workers run with glibc's malloc thresholds raised (dscribe's per-frame buffers
+    reused from the heap), unless the environment sets them already."""
+    import os
+
+    from zifviz.descriptors import soap as soap_module
+
+    small("A", n_jobs=2).transform(frames)  # the pool of two
+    pool = soap_module._executor(2)
+    for name, value in soap_module.WORKER_MALLOC.items():
+        assert pool.submit(os.getenv, name).result() == os.environ.get(name, value)
+
+
 def test_two_processes_float64_and_stream(frames, shared_dir):
     serial = small("AB2", dtype="float64").transform(frames)
     assert np.array_equal(small("AB2", dtype="float64", n_jobs=2).transform(iter(frames)), serial)

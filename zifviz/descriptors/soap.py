@@ -58,6 +58,12 @@ _IDLE_SECONDS = 300        # local worker processes stay this long after their l
 _ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                       "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                                       "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
+#: glibc malloc settings of the local worker processes (unless set in the environment):
+#: dscribe's per-frame buffers (about 1 MB at seed 000's AB2 settings) then come from the
+#: heap, reused, instead of being mapped and faulted in anew for every frame, which cost each
+#: worker 0.2-0.3 s of system time per 1,029 frames (benchmarks/bench_soap.py runs every
+#: variant with these settings, so the comparison stays fair)
+WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 _CACHE_ENV = "ZIFVIZ_CACHE_DIR"
 _IN_PLACE = os.name == "posix" and hasattr(os, "pwrite")
 """Local workers write rows in place into a shared file (else they send them back)."""
@@ -414,7 +420,8 @@ def _executor(n_jobs: int):
         return pool
     if pool is not None and _POOL["pid"] == os.getpid():
         pool.shutdown(wait=False)
-    pool = ProcessPoolExecutor(max_workers=n_jobs, timeout=_IDLE_SECONDS, env=_ONE_THREAD)
+    env = {**_ONE_THREAD, **{k: os.environ.get(k, v) for k, v in WORKER_MALLOC.items()}}
+    pool = ProcessPoolExecutor(max_workers=n_jobs, timeout=_IDLE_SECONDS, env=env)
     _POOL.update(pool=pool, n_jobs=n_jobs, pid=os.getpid())
     return pool
 
