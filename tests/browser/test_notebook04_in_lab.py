@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from test_grid_explorer_in_lab import plot_areas
+from plotly_pixels import plot_areas
 
 NOTEBOOK04 = "notebooks/04_phase_classifiers.ipynb"
 PHASES = ("ZIF-4", "ZIF-4-cp", "ZIF-4-cp-II", "ZIF-zni", "ZIF-hPT-II", "glass", "liquid")

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 from conftest import drawn_extent, load_png
-from test_grid_explorer_in_lab import click_point, panel_colour, plot_areas
+from plotly_pixels import click_point, panel_colour, plot_areas
 
 from zifviz.palettes import palette_for
 
