@@ -143,17 +143,33 @@ def test_notebook05_replays_the_transition(open_notebook, latencies):
     # a click on the curve jumps to that frame
     plot = _plot(nb)
     plot.evaluate("(el) => el.scrollIntoView({block: 'center'})")
-    page.wait_for_timeout(300)
     target = n_frames // 2
-    px, py = page.evaluate(
-        """([gd, k]) => {
-            const fl = gd._fullLayout, r = gd.getBoundingClientRect(), t = gd.data[0];
-            return [r.left + fl.xaxis._offset + fl.xaxis.d2p(t.x[k]),
-                    r.top + fl.yaxis._offset + fl.yaxis.d2p(t.y[k])];
-        }""", [plot.element_handle(), target])
-    page.mouse.move(px - 8, py)
-    page.mouse.move(px, py, steps=4)
-    plot.locator(".hoverlayer .hovertext").first.wait_for(state="attached", timeout=10_000)
+    # where point ``target`` of the first trace is, once the page stopped scrolling; then
+    # hover it until plotly's hover data is that frame (a loaded machine may hover the
+    # mouse's old place first), and click
+    hovered = None
+    for _ in range(5):
+        where, before = None, None
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            where = page.evaluate(
+                """([gd, k]) => {
+                    const fl = gd._fullLayout, r = gd.getBoundingClientRect(), t = gd.data[0];
+                    return [r.left + fl.xaxis._offset + fl.xaxis.d2p(t.x[k]),
+                            r.top + fl.yaxis._offset + fl.yaxis.d2p(t.y[k])];
+                }""", [plot.element_handle(), target])
+            if where == before:
+                break
+            before = where
+            page.wait_for_timeout(150)
+        px, py = where
+        page.mouse.move(px - 8, py)
+        page.mouse.move(px, py, steps=4)
+        plot.locator(".hoverlayer .hovertext").first.wait_for(state="attached", timeout=10_000)
+        hovered = plot.evaluate("(el) => (el._hoverdata || []).map((p) => p.x)")
+        if hovered and all(x == hovered[0] for x in hovered) and plot.evaluate(
+                "(el, k) => el._hoverdata[0].x === el.data[0].x[k]", target):
+            break
     page.mouse.click(px, py)
     _wait_frame(nb, ngl, target)
     assert _frame(nb) == target
