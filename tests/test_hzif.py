@@ -197,8 +197,8 @@ def test_a_build_killed_in_a_relaxation_continues_it(tmp_path, monkeypatch):
     write = sampling._write_checkpoint
     saved = []
 
-    def write_then_die(path, state, plan, cell, done, seconds):
-        write(path, state, plan, cell, done, seconds)
+    def write_then_die(path, state, plan, cell, done, seconds, **more):
+        write(path, state, plan, cell, done, seconds, **more)
         saved.append((path, done, seconds))
         raise KeyboardInterrupt  # killed mid-relaxation
     monkeypatch.setattr(hzif, "CHECKPOINT_SECONDS", 1e-9)

@@ -109,8 +109,8 @@ def _kill_after_checkpoint(monkeypatch, when):
 
     write = sampling._write_checkpoint
 
-    def write_then_die(path, state, plan, cell, done, seconds):
-        write(path, state, plan, cell, done, seconds)
+    def write_then_die(path, state, plan, cell, done, seconds, **more):
+        write(path, state, plan, cell, done, seconds, **more)
         if when(cell):
             raise _Killed(done)
     monkeypatch.setattr(sampling, "_write_checkpoint", write_then_die)
@@ -146,6 +146,27 @@ def test_minimise_continues_from_its_checkpoint(zif4, topo, e0, tmp_path, monkey
     assert relaxed.info["resumed_seconds"] > 0
     assert relaxed.info["energy"] < e0 - 0.5
     assert not ckpt.exists()
+
+
+def test_minimise_leaves_a_stalled_backtracking_line_search(zif4, topo, monkeypatch):
+    """When LAMMPS's backtracking line search stalls (here made to: one iteration per chunk,
+    as seen with box/relax on big nets), the quadratic line search takes over and the
+    minimisation converges, saying at which step it switched."""
+    import zifviz.sampling as sampling
+
+    real, commands = sampling._lmp, []
+
+    def stalling(ff, text, source):
+        commands.append(text)
+        if text.startswith("minimize") and not any("line quadratic" in c for c in commands):
+            text = " ".join(text.split()[:3] + ["1", "25"])  # one iteration, as when stalled
+        return real(ff, text, source)
+
+    monkeypatch.setattr(sampling, "_lmp", stalling)
+    relaxed = minimise(zif4, fmax=0.05, max_steps=400, topology=topo, progress=False)
+    assert relaxed.info["line_search_switched_at"] == 1
+    assert relaxed.info["converged"] and relaxed.info["step"] > 2
+    assert sum(c.startswith("minimize") for c in commands) < 20
 
 
 def test_minimise_refuses_a_file_that_is_not_its_checkpoint(zif4, topo, tmp_path):

@@ -215,7 +215,7 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                 ff.setup(structure, topology)
                 _lmp(ff, "thermo_style custom step temp pe etotal press vol pxx pyy pzz pxy pxz "
                          "pyz\nthermo_modify norm no\nmin_style cg\n"
-                         "min_modify norm max line backtrack\nreset_timestep 0\nrun 0 post no",
+                         f"min_modify norm max line {line}\nreset_timestep 0\nrun 0 post no",
                      source)
                 if _forces_finite(ff):
                     return
@@ -224,6 +224,11 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                 "LAMMPS instances in this process); LAMMPS would loop forever minimising them. "
                 "Overlapping atoms? If the structure is sound, run it in a fresh process.", source)
 
+        # LAMMPS's backtracking line search; when it stalls (with box/relax it can make one
+        # iteration per chunk, 25 force evaluations each, for thousands of steps), the
+        # quadratic one for the rest (info["line_search_switched_at"])
+        line = resumed.get("line", "backtrack") if resumed else "backtrack"
+        switched_at = resumed.get("switched_at") if resumed else None
         start(resumed["atoms"] if resumed else atoms)
         p_target = np.array([p_atm] * 3 + [0.0] * 3)
         began = saved_at = time.monotonic()
@@ -234,7 +239,7 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
             if checkpoint is not None and time.monotonic() - saved_at >= checkpoint_seconds:
                 saved_at = time.monotonic()
                 _write_checkpoint(checkpoint, ff.current_atoms(), plan, cell, done,
-                                  before + saved_at - began)
+                                  before + saved_at - began, line=line, switched_at=switched_at)
 
         def check(cell: bool) -> tuple[float, bool]:
             n = ff.lmp.extract_global("nlocal")
@@ -278,6 +283,10 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                         done += iterations
                         bar.update(iterations)
                         f_now, converged = check(cell)
+                        if not converged and iterations < chunk and line == "backtrack":
+                            line, switched_at = "quadratic", done  # stalled: see above
+                            _lmp(ff, "min_modify line quadratic", source)
+                            iterations = max(iterations, 1)  # give it a chunk
                         save(cell)
                         if iterations == 0:  # LAMMPS cannot go further (line search failed)
                             break
@@ -300,6 +309,8 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
             frame.info["cell_retries"] = retries
         if resumed:
             frame.info["resumed_seconds"] = round(before, 2)
+        if switched_at is not None:
+            frame.info["line_search_switched_at"] = int(switched_at)
         if checkpoint is not None:
             Path(checkpoint).unlink(missing_ok=True)
         return frame
@@ -312,14 +323,14 @@ CHECKPOINT_KEY = "zifviz_minimise"
 
 
 def _write_checkpoint(path, state: Atoms, plan: dict, cell: bool, done: int,
-                      seconds: float) -> None:
+                      seconds: float, **more) -> None:
     from ase.io import write
 
     from .storage import atomic_write
 
     frame = Atoms(state.numbers, positions=state.positions, cell=state.cell, pbc=True)
     frame.info[CHECKPOINT_KEY] = json.dumps({**plan, "cell": bool(cell), "done": int(done),
-                                             "seconds": round(float(seconds), 2)})
+                                             "seconds": round(float(seconds), 2), **more})
     with atomic_write(path) as fh:
         write(fh, frame, format="extxyz")
 
