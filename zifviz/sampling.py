@@ -232,14 +232,14 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
         start(resumed["atoms"] if resumed else atoms)
         p_target = np.array([p_atm] * 3 + [0.0] * 3)
         began = saved_at = time.monotonic()
-        before = resumed["seconds"] if resumed else 0.0
+        earlier = resumed["seconds"] if resumed else 0.0  # s, in the processes before
 
         def save(cell: bool) -> None:
             nonlocal saved_at
             if checkpoint is not None and time.monotonic() - saved_at >= checkpoint_seconds:
                 saved_at = time.monotonic()
                 _write_checkpoint(checkpoint, ff.current_atoms(), plan, cell, done,
-                                  before + saved_at - began, line=line, switched_at=switched_at)
+                                  earlier + saved_at - began, line=line, switched_at=switched_at)
 
         def check(cell: bool) -> tuple[float, bool]:
             n = ff.lmp.extract_global("nlocal")
@@ -308,7 +308,7 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
         if retries:
             frame.info["cell_retries"] = retries
         if resumed:
-            frame.info["resumed_seconds"] = round(before, 2)
+            frame.info["resumed_seconds"] = round(earlier, 2)
         if switched_at is not None:
             frame.info["line_search_switched_at"] = int(switched_at)
         if checkpoint is not None:
