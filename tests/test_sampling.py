@@ -148,25 +148,74 @@ def test_minimise_continues_from_its_checkpoint(zif4, topo, e0, tmp_path, monkey
     assert not ckpt.exists()
 
 
-def test_minimise_leaves_a_stalled_backtracking_line_search(zif4, topo, monkeypatch):
-    """When LAMMPS's backtracking line search stalls (here made to: one iteration per chunk,
-    as seen with box/relax on big nets), the quadratic line search takes over and the
-    minimisation converges, saying at which step it switched."""
+def _stalling_lammps(monkeypatch):
+    """LAMMPS's line search made to stall, as seen with box/relax on big nets: every
+    ``minimize`` does one iteration at 25 force evaluations. Returns the commands sent."""
     import zifviz.sampling as sampling
 
     real, commands = sampling._lmp, []
 
     def stalling(ff, text, source):
         commands.append(text)
-        if text.startswith("minimize") and not any("line quadratic" in c for c in commands):
-            text = " ".join(text.split()[:3] + ["1", "25"])  # one iteration, as when stalled
+        if text.startswith("minimize"):
+            text = " ".join(text.split()[:3] + ["1", "25"])
         return real(ff, text, source)
 
     monkeypatch.setattr(sampling, "_lmp", stalling)
-    relaxed = minimise(zif4, fmax=0.05, max_steps=400, topology=topo, progress=False)
-    assert relaxed.info["line_search_switched_at"] == 1
-    assert relaxed.info["converged"] and relaxed.info["step"] > 2
-    assert sum(c.startswith("minimize") for c in commands) < 20
+    return commands
+
+
+@pytest.mark.parametrize("relax_cell", [False, True])
+def test_minimise_hands_a_stalled_minimisation_to_lbfgs(zif4, topo, e0, monkeypatch,
+                                                        relax_cell):
+    """When LAMMPS's line search stalls, ASE's L-BFGS finishes (both phases with relax_cell)
+    under the same criteria, checked again by LAMMPS; the step of the switch is recorded."""
+    commands = _stalling_lammps(monkeypatch)
+    kw = dict(relax_cell=relax_cell, fmax=0.05, max_stress_mpa=10.0, max_steps=1000)
+    relaxed = minimise(zif4, topology=topo, progress=False, **kw)
+    _check_labelled(relaxed, "minimise-relaxed" if relax_cell else "minimise-fixed")
+    assert relaxed.info["lbfgs_from_step"] == 1
+    assert relaxed.info["converged"] and relaxed.info["fmax"] <= 0.05  # LAMMPS's forces
+    assert relaxed.info["step"] > 20
+    assert sum(c.startswith("minimize") for c in commands) == 1  # LAMMPS not asked again
+    assert relaxed.info["energy"] < e0 - 0.5
+    if relax_cell:
+        assert abs(relaxed.info["pressure_inst"]) <= 10.0
+        assert not np.allclose(relaxed.cell.array, zif4.cell.array)
+        monkeypatch.undo()  # at least as low as LAMMPS's own path, near the same cell
+        plain = minimise(zif4, topology=topo, progress=False, **kw)
+        assert "lbfgs_from_step" not in plain.info
+        n_zn = int((zif4.numbers == 30).sum())
+        assert relaxed.info["energy"] < plain.info["energy"] + 0.001 * n_zn
+        assert relaxed.get_volume() == pytest.approx(plain.get_volume(), rel=0.05)
+
+
+@pytest.mark.parametrize("line", ["lbfgs", "quadratic"])
+def test_minimise_resumes_a_stalled_minimisation_with_lbfgs(zif4, topo, tmp_path, monkeypatch,
+                                                            line):
+    """Killed during L-BFGS (or with a checkpoint an older zifviz wrote after switching to
+    LAMMPS's quadratic line search), a second call goes on with L-BFGS, not LAMMPS."""
+    ckpt = tmp_path / "relaxing.extxyz"
+    kw = dict(relax_cell=True, fmax=0.05, max_steps=1000, topology=topo, progress=False,
+              checkpoint=ckpt, checkpoint_seconds=1e-9)
+    with monkeypatch.context() as m:
+        _stalling_lammps(m)
+        _kill_after_checkpoint(m, lambda cell: cell)
+        with pytest.raises(_Killed) as killed:
+            minimise(zif4, **kw)
+    saved = zifviz.read(ckpt)
+    state = json.loads(saved.info["zifviz_minimise"])
+    assert state["line"] == "lbfgs" and state["switched_at"] == 1 and state["cell"]
+    assert state["done"] == killed.value.args[0] > 1
+    if line != "lbfgs":
+        saved.info["zifviz_minimise"] = json.dumps({**state, "line": line})
+        ase.io.write(ckpt, saved, format="extxyz")
+    commands = _stalling_lammps(monkeypatch)
+    relaxed = minimise(zif4, **kw)
+    assert not any(c.startswith("minimize") for c in commands)
+    assert relaxed.info["lbfgs_from_step"] == 1 and relaxed.info["converged"]
+    assert relaxed.info["step"] > state["done"]
+    assert not ckpt.exists()
 
 
 def test_minimise_refuses_a_file_that_is_not_its_checkpoint(zif4, topo, tmp_path):

@@ -57,6 +57,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,7 +216,7 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                 ff.setup(structure, topology)
                 _lmp(ff, "thermo_style custom step temp pe etotal press vol pxx pyy pzz pxy pxz "
                          "pyz\nthermo_modify norm no\nmin_style cg\n"
-                         f"min_modify norm max line {line}\nreset_timestep 0\nrun 0 post no",
+                         f"min_modify norm max line backtrack\nreset_timestep 0\nrun 0 post no",
                      source)
                 if _forces_finite(ff):
                     return
@@ -224,22 +225,27 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                 "LAMMPS instances in this process); LAMMPS would loop forever minimising them. "
                 "Overlapping atoms? If the structure is sound, run it in a fresh process.", source)
 
-        # LAMMPS's backtracking line search; when it stalls (with box/relax it can make one
-        # iteration per chunk, 25 force evaluations each, for thousands of steps), the
-        # quadratic one for the rest (info["line_search_switched_at"])
-        line = resumed.get("line", "backtrack") if resumed else "backtrack"
+        # LAMMPS's conjugate gradients; when its line search stalls (with box/relax on big
+        # nets: one iteration per chunk at 25 force evaluations, for thousands of steps; the
+        # quadratic line search then crawled on at ~1 s per step without converging), ASE's
+        # L-BFGS finishes the minimisation (info["lbfgs_from_step"]). A checkpoint written
+        # after a switch to LAMMPS's quadratic line search (older zifviz) resumes with L-BFGS.
+        stalled = resumed.get("line", "backtrack") != "backtrack" if resumed else False
         switched_at = resumed.get("switched_at") if resumed else None
         start(resumed["atoms"] if resumed else atoms)
         p_target = np.array([p_atm] * 3 + [0.0] * 3)
         began = saved_at = time.monotonic()
         earlier = resumed["seconds"] if resumed else 0.0  # s, in the processes before
 
-        def save(cell: bool) -> None:
+        def save(cell: bool, state: Atoms | None = None, steps: int | None = None) -> None:
             nonlocal saved_at
             if checkpoint is not None and time.monotonic() - saved_at >= checkpoint_seconds:
                 saved_at = time.monotonic()
-                _write_checkpoint(checkpoint, ff.current_atoms(), plan, cell, done,
-                                  earlier + saved_at - began, line=line, switched_at=switched_at)
+                _write_checkpoint(checkpoint, ff.current_atoms() if state is None else state,
+                                  plan, cell, done if steps is None else steps,
+                                  earlier + saved_at - began,
+                                  line="lbfgs" if stalled else "backtrack",
+                                  switched_at=switched_at)
 
         def check(cell: bool) -> tuple[float, bool]:
             n = ff.lmp.extract_global("nlocal")
@@ -267,6 +273,8 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                 # the fixed-cell minimum with smaller box steps.
                 fixed_cell_minimum = ff.current_atoms()
             for attempt, vmax in enumerate(CELL_STEPS if cell else (None,)):
+                if stalled:
+                    break
                 try:
                     if cell:
                         _lmp(ff, f"fix zifviz_relax all box/relax tri {p_atm!r} vmax {vmax!r}",
@@ -283,12 +291,10 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                         done += iterations
                         bar.update(iterations)
                         f_now, converged = check(cell)
-                        if not converged and iterations < chunk and line == "backtrack":
-                            line, switched_at = "quadratic", done  # stalled: see above
-                            _lmp(ff, "min_modify line quadratic", source)
-                            iterations = max(iterations, 1)  # give it a chunk
+                        if not converged and iterations < chunk:  # stalled: see above
+                            stalled, switched_at = True, done
                         save(cell)
-                        if iterations == 0:  # LAMMPS cannot go further (line search failed)
+                        if stalled:
                             break
                     if cell:
                         _lmp(ff, "unfix zifviz_relax", source)
@@ -298,6 +304,14 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                         raise
                     retries += 1
                     start(fixed_cell_minimum)
+            if stalled:
+                state, done = _lbfgs(ff.current_atoms(), topology, cell=cell, fmax=fmax,
+                                     max_stress_mpa=max_stress_mpa, pressure_mpa=pressure_mpa,
+                                     done=done, max_steps=max_steps, bar=bar,
+                                     save=lambda state, steps: save(cell, state, steps),
+                                     source=source)
+                start(state)  # back into LAMMPS: its labels, and the next phase's start
+                f_now, converged = check(cell)
         frame = _frame(ff, {
             "source": source, "ensemble": ensemble, "temperature": 0.0,
             "pressure": float(pressure_mpa) if relax_cell else 0.0,
@@ -310,13 +324,65 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
         if resumed:
             frame.info["resumed_seconds"] = round(earlier, 2)
         if switched_at is not None:
-            frame.info["line_search_switched_at"] = int(switched_at)
+            frame.info["lbfgs_from_step"] = int(switched_at)
         if checkpoint is not None:
             Path(checkpoint).unlink(missing_ok=True)
         return frame
     finally:
         bar.close()
         ff.close()
+
+
+def _lbfgs(atoms: Atoms, topology, *, cell: bool, fmax: float, max_stress_mpa: float,
+           pressure_mpa: float, done: int, max_steps: int, bar, save, source) -> tuple[Atoms, int]:
+    """ASE's L-BFGS on MOF-FF from ``atoms`` until :func:`minimise`'s criteria hold (every
+    atom's force ≤ ``fmax``; with ``cell``, atoms and cell together through a
+    ``FrechetCellFilter``, every stress component within ``max_stress_mpa`` of the target) or
+    ``max_steps`` steps are done in all; ``save(state, steps done)`` is offered each chunk.
+    Returns ``(structure, steps done)``.
+
+    The filter's cell-gradient factor is set so that its force criterion on the cell is the
+    stress criterion: ``exp_cell_factor = V σ_max / fmax``."""
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import LBFGS
+
+    mpa = units.GPa / 1000.0  # eV/Å³
+    state = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+    state.calc = MOFFFCalculator(topology)
+    target = np.array([pressure_mpa] * 3 + [0.0] * 3)
+    movable = (FrechetCellFilter(state, exp_cell_factor=state.get_volume() * max_stress_mpa
+                                 * mpa / fmax, scalar_pressure=pressure_mpa * mpa)
+               if cell else state)
+    optimiser = LBFGS(movable, logfile=None)
+
+    def converged() -> bool:
+        ok = np.linalg.norm(state.get_forces(), axis=1).max() <= fmax
+        if cell:  # LAMMPS's pressure tensor is minus ASE's stress
+            ok = ok and np.abs(-state.get_stress() / mpa - target).max() <= max_stress_mpa
+        return bool(ok)
+
+    try:
+        while not converged() and done < max_steps:
+            before = optimiser.nsteps
+            with warnings.catch_warnings():  # scipy's logm of the cell deformation: ~1e-13
+                warnings.filterwarnings("ignore", "logm result may be inaccurate",
+                                        RuntimeWarning)
+                optimiser.run(fmax=fmax, steps=min(25, max_steps - done))
+            steps = optimiser.nsteps - before
+            done += steps
+            bar.update(steps)
+            save(state, done)
+            if not np.isfinite(state.get_forces()).all():
+                raise ForceFieldError("MOF-FF forces became non-finite during the L-BFGS "
+                                      f"minimisation (after {done} steps)", source)
+            if steps == 0:  # converged by the optimiser's own (stricter) criterion
+                break
+    finally:
+        state.calc.close()
+    out = atoms.copy()
+    out.set_cell(state.cell)
+    out.positions = state.positions
+    return out, done
 
 
 CHECKPOINT_KEY = "zifviz_minimise"
