@@ -53,7 +53,7 @@ def cv_levels(frames, n_env: int, n_splits: int = 5):
     from zifviz.validation import SEED000_RMSE, cross_validate
 
     rng = np.random.default_rng(0)
-    per_frame = np.mean([int((f.numbers == 30).sum()) for f in frames[:50]])
+    per_frame = np.mean([int((f.numbers == 30).sum()) for f in frames])  # all: sizes vary
     picks = np.sort(rng.choice(len(frames), min(len(frames), int(n_env / per_frame)),
                                replace=False))
     subset = [frames[i] for i in picks]

@@ -169,7 +169,8 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
              *, pressure_mpa: float = 0.0, max_stress_mpa: float = 10.0, topology=None,
              progress: bool = True, checkpoint: str | os.PathLike | None = None,
              checkpoint_seconds: float = 120.0) -> Atoms:
-    """Relax a structure with MOF-FF (LAMMPS conjugate gradients), cell fixed or relaxed.
+    """Relax a structure with MOF-FF (LAMMPS conjugate gradients), cell fixed or relaxed;
+    when LAMMPS's line search stalls, ASE's L-BFGS finishes under the same criteria.
 
     Parameters
     ----------
@@ -198,7 +199,8 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
     -------
     Atoms
         The relaxed, labelled structure; ``info["converged"]``, ``info["fmax"]`` (eV/Å) and
-        ``info["step"]`` (iterations) tell how it went.
+        ``info["step"]`` (iterations) tell how it went, ``info["lbfgs_from_step"]`` where
+        L-BFGS took over (if it did).
     """
     _check_positive(fmax=fmax, max_steps=max_steps, checkpoint_seconds=checkpoint_seconds)
     source = _source(atoms)
