@@ -218,7 +218,7 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
                 ff.setup(structure, topology)
                 _lmp(ff, "thermo_style custom step temp pe etotal press vol pxx pyy pzz pxy pxz "
                          "pyz\nthermo_modify norm no\nmin_style cg\n"
-                         f"min_modify norm max line backtrack\nreset_timestep 0\nrun 0 post no",
+                         "min_modify norm max line backtrack\nreset_timestep 0\nrun 0 post no",
                      source)
                 if _forces_finite(ff):
                     return
