@@ -114,6 +114,40 @@ def test_lammps_leaves_no_shared_memory_segment_behind():
         assert not Path(name).exists()
 
 
+def test_ewald_work_memory_left_by_earlier_objects_changes_nothing():
+    """LAMMPS's triclinic Ewald sum reads part of its work arrays before writing them (see
+    zifviz.lammps_engine._zero_new_allocations); ZIF-ABW (longest axis along x) uses that
+    part. A process whose malloc hands out 0xfe-filled memory (as reused heap can be) gets
+    the same forces and energy, bit for bit, as a plain one; the energy is that of the same
+    structure with its longest axis along z (which does not use that part)."""
+    code = ("import numpy as np\n"
+            "from zifviz import hzif\n"
+            "from zifviz.decorate import decorate\n"
+            "from zifviz.mofff import MOFFF\n"
+            "abw = decorate(next(fw for fw in hzif.frameworks('smoke')[0] "
+            "if fw.code == 'ABW').atoms)\n"
+            "turned = abw.copy(); turned.set_cell(abw.cell[[1, 2, 0]], scale_atoms=False)\n"
+            "out = []\n"
+            "for atoms in (abw, turned):\n"
+            "    ff = MOFFF(); ff.setup(atoms); _, e = ff.energies()\n"
+            "    f = np.array(ff.lmp.numpy.extract_atom('f')[:len(atoms)])\n"
+            "    out.append((e, float(np.abs(f).max()), float(f.sum()))); ff.close()\n"
+            "print(repr(out))\n")
+    import os
+
+    runs = {}
+    for perturb in ("", "1"):
+        env = {**os.environ, "MALLOC_PERTURB_": perturb}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs[perturb] = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert runs["1"] == runs[""]
+    (e_abw, f_max, _), (e_turned, _, _) = runs[""]
+    assert np.isfinite(e_abw) and f_max < 100.0  # kcal/mol/Å
+    assert e_abw == pytest.approx(e_turned, abs=1e-4 * 8)  # eV, 8 Zn
+
+
 def test_reference_run_matches_published_number(reference_run):
     total, per_atom = reference_run
     assert total == pytest.approx(REF_TOTAL_KCAL, abs=1e-4)

@@ -15,8 +15,8 @@ makes the large sets (not shipped). How each set is made:
     frameworks are merged (glass-01 relaxes to ZIF-4). ``info["zni_energy_per_zn"]`` is the
     relaxed ZIF-zni energy per Zn, seed 000's reference. The relaxed frameworks ship beside
     it (``hzif-relaxed.extxyz.gz``): the build starts from them and so gives the same bytes
-    every time; ``--from-scratch`` relaxes anew (LAMMPS cell relaxations are not
-    reproducible run to run).
+    every time; ``--from-scratch`` relaxes anew (the shipped relaxed frameworks predate a fix
+    that made LAMMPS cell relaxations reproducible, so the last digits differ from them).
 
 ``phases`` (seed 003's task: which phase is this Zn environment?)
     Seven phases from MOF-FF MD under two sources that differ in ensemble (seed 003 used two
@@ -136,8 +136,8 @@ def build_energies(out: Path, size: str = "demo", *, relaxed: str | os.PathLike 
 
     ``relaxed="auto"`` starts from the shipped relaxed frameworks (:data:`RELAXED_FILE` in the
     demo folder), which regenerates the shipped file byte for byte; ``None`` relaxes every
-    framework anew (LAMMPS cell relaxations are not reproducible run to run, so the bytes
-    differ) and writes the new relaxed frameworks next to ``out``. Per-framework results
+    framework anew (the last digits differ from the shipped relaxed frameworks, which predate
+    a fix that made LAMMPS cell relaxations reproducible) and writes the new relaxed frameworks next to ``out``. Per-framework results
     are kept in ``work_dir`` (default: the zifviz cache), so a killed build resumes.
     ``client``: a ``dask.distributed.Client`` builds the frameworks on its workers (they
     write into ``work_dir``, which they must share); the same bytes as without it.

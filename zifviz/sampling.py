@@ -144,10 +144,11 @@ def _set_velocities(ff: MOFFF, frame: Atoms) -> None:
 
 
 #: New LAMMPS instances tried when the forces of the starting structure are not finite.
-#: Within one long-lived process LAMMPS has, rarely, given NaN forces for a structure that is
-#: finite in a fresh process (a fixed-cell relaxation of the decorated ABW net, in the test
-#: suite); with NaN forces its line search never ends (py-spy: ``linemin_backtrack`` /
-#: ``linemin_quadratic`` calling ``energy_force`` forever).
+#: Within one long-lived process LAMMPS gave, rarely, NaN forces for a structure that is
+#: finite in a fresh process (the decorated ABW net, in the test suite): its triclinic Ewald
+#: sum read work memory that earlier objects had left (zeroed since, see
+#: :func:`zifviz.lammps_engine._zero_new_allocations`); with NaN forces its line search never
+#: ends (``linemin_backtrack`` calling ``energy_force`` forever), so the check stays.
 NONFINITE_RETRIES = 2
 
 
@@ -270,9 +271,9 @@ def minimise(atoms: Atoms, relax_cell: bool = False, fmax: float = 0.01, max_ste
             if resumed and resumed["cell"] and not cell:
                 continue  # the checkpoint was written in the cell phase
             if cell:
-                # LAMMPS cell relaxations are not reproducible run to run and, rarely, a box
-                # step makes the system blow up ("simulation unstable"): then start again from
-                # the fixed-cell minimum with smaller box steps.
+                # Rarely a box step makes the system blow up ("simulation unstable", seen
+                # before open_lammps zeroed LAMMPS's Ewald work memory): then start again
+                # from the fixed-cell minimum with smaller box steps.
                 fixed_cell_minimum = ff.current_atoms()
             for attempt, vmax in enumerate(CELL_STEPS if cell else (None,)):
                 if stalled:
