@@ -1,9 +1,11 @@
-"""Seed 003's classifiers on the phases demo with whole independent runs held out (run 3 of
-every phase and source: a split by structure) beside the block split (the last 20 % of every
-run: a split by time), at every coarse-graining level.
+"""Seed 003's classifiers on a phases set with whole independent runs held out (the last
+quarter of the runs of every phase and source, at least one: a split by structure) beside the
+block split (the last 20 % of every run: a split by time), at every coarse-graining level.
 
-Run: python benchmarks/phases_runs_split.py   (every frame of data/phases.extxyz.gz)
+Run: python benchmarks/phases_runs_split.py [--data phases-full.extxyz.gz]
+(default: every frame of data/phases.extxyz.gz, where run 3 of 0-3 is held out)
 """
+import argparse
 import time
 import warnings
 
@@ -18,16 +20,22 @@ from zifviz.datasets import load_demo  # noqa: E402
 from zifviz.descriptors import BPSF, SOAP  # noqa: E402
 from zifviz.phases import PhaseClassifier, accuracy, block_split  # noqa: E402
 
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--data", default=None, help="a phases extxyz file (default: the demo set)")
+args = parser.parse_args()
 warnings.simplefilter("ignore")
-frames = list(load_demo("phases"))
+frames = list(zifviz.Trajectory(args.data) if args.data else load_demo("phases"))
 table = zifviz.environment_table(frames, progress=False)
 y = table["phase"].astype(str).to_numpy()
 run_of_frame = np.array([int(f.info["run"]) for f in frames])
 table["run"] = run_of_frame[table["frame_pos"].to_numpy()]
-test = np.flatnonzero(table["run"].to_numpy() == 3)
-train = np.flatnonzero(table["run"].to_numpy() != 3)
+n_runs = int(table["run"].max()) + 1
+held_out = list(range(n_runs - max(1, n_runs // 4), n_runs))
+test = np.flatnonzero(table["run"].isin(held_out).to_numpy())
+train = np.flatnonzero(~table["run"].isin(held_out).to_numpy())
 btr, bte = block_split(table)
-print(f"{len(table)} Zn; run-3 split: train {len(train)}, test {len(test)}; block: test {len(bte)}")
+print(f"{len(frames)} frames, {len(table)} Zn; runs {held_out} of 0-{n_runs - 1} held out: "
+      f"train {len(train)}, test {len(test)}; block: test {len(bte)}")
 for kind, level in [("soap", "atomistic"), ("soap", "AB2"), ("soap", "A"), ("bpsf", "atomistic")]:
     t = time.perf_counter()
     desc = SOAP.seed003(level, progress=False) if kind == "soap" else BPSF()
