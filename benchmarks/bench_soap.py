@@ -19,11 +19,12 @@ Rows (best of ``--repeat``; the machine is shared, so compare the columns of one
   topology reuse, normalisation, float32) — overhead = zifviz / dscribe − 1 (target ≤ 10 %).
   Topologies are perceived once per process and reused, checked, on later frames and calls;
   ``first call`` is the untimed-in-the-table first transform, which perceives them;
-* ``zifviz n_jobs=2``: two loky worker processes writing their rows into one shared array
-  (warm: the pool is started by a first call that is not timed) — speed-up = n_jobs=1 /
-  n_jobs=2 (target ≥ 1.7×);
-* ``rows piped``: the same two workers sending their rows back through loky's pipe instead
-  (what zifviz does where files cannot be shared in place), for comparison;
+* ``zifviz n_jobs=2``: this process and one loky worker process, both writing their rows
+  into one shared array (warm: the worker is started by a first call that is not timed) —
+  speed-up = n_jobs=1 / n_jobs=2 (target ≥ 1.7×);
+* ``rows piped``: two worker processes sending their rows back through loky's pipe instead,
+  this process waiting (what zifviz does where files cannot be shared in place), for
+  comparison;
 * ``dscribe n_jobs=2`` (AB2): dscribe's own parallelism, ``create(systems, n_jobs=2)``, against
   its ``n_jobs=1`` — the library's two workers, beside zifviz's.
 

@@ -194,6 +194,28 @@ def test_two_processes_give_bit_identical_rows(frames, level, shared_dir):
     assert small(level, n_jobs=2).transform(many)[0, 0] == serial[0, 0]
 
 
+def test_this_process_computes_beside_its_worker(frames, shared_dir, monkeypatch):
+    """With n_jobs=2 the worker gets the first chunks and this process computes the chunks
+    that find the worker's queue full, instead of waiting."""
+    from zifviz.descriptors import soap as soap_module
+
+    real = soap_module._compute_chunk_into
+    here = []
+
+    def counting(settings, chunk, path, n_features):
+        here.extend(pos for pos, _, _ in chunk)
+        return real(settings, chunk, path, n_features)
+
+    # sent to the worker by name, where it is the real function
+    counting.__module__, counting.__qualname__ = real.__module__, real.__qualname__
+    monkeypatch.setattr(soap_module, "_compute_chunk_into", counting)
+    many = frames * 6  # 24 frames
+    rows = small("AB2", n_jobs=2).transform(many)
+    assert np.array_equal(rows, small("AB2").transform(many))
+    assert 0 < len(here) < len(many) and len(set(here)) == len(here)
+    assert not list(shared_dir[0].iterdir())
+
+
 def test_workers_get_the_malloc_settings(frames, shared_dir):
     """Local workers run with glibc's malloc thresholds raised (dscribe's per-frame buffers
     reused from the heap), unless the environment sets them already."""
@@ -201,8 +223,8 @@ def test_workers_get_the_malloc_settings(frames, shared_dir):
 
     from zifviz.descriptors import soap as soap_module
 
-    small("A", n_jobs=2).transform(frames)  # the pool of two
-    pool = soap_module._executor(2)
+    small("A", n_jobs=2).transform(frames)  # this process and a pool of one worker
+    pool = soap_module._executor(1)
     for name, value in soap_module.WORKER_MALLOC.items():
         assert pool.submit(os.getenv, name).result() == os.environ.get(name, value)
 
