@@ -137,8 +137,9 @@ def build_energies(out: Path, size: str = "demo", *, relaxed: str | os.PathLike 
     ``relaxed="auto"`` starts from the shipped relaxed frameworks (:data:`RELAXED_FILE` in the
     demo folder), which regenerates the shipped file byte for byte; ``None`` relaxes every
     framework anew (the last digits differ from the shipped relaxed frameworks, which predate
-    a fix that made LAMMPS cell relaxations reproducible) and writes the new relaxed frameworks next to ``out``. Per-framework results
-    are kept in ``work_dir`` (default: the zifviz cache), so a killed build resumes.
+    a fix that made LAMMPS cell relaxations reproducible) and writes the new relaxed
+    frameworks next to ``out``. Per-framework results are kept in ``work_dir`` (default:
+    the zifviz cache), so a killed build resumes.
     ``client``: a ``dask.distributed.Client`` builds the frameworks on its workers (they
     write into ``work_dir``, which they must share); the same bytes as without it.
     """

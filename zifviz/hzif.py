@@ -605,8 +605,8 @@ def build(out: str | os.PathLike, size: str = "demo", *, resume: bool = False,
     dropped with that reason; the limit is not part of the settings compared on resume.
     ``relaxed`` names a file of relaxed frameworks (:func:`write_relaxed`): those frameworks
     start from it instead of being relaxed again (the shipped file regenerates the shipped set
-    byte for byte); the others are relaxed, or
-    dropped with ``relax_missing=False`` (to regenerate exactly the set the file came from).
+    byte for byte); the others are relaxed, or dropped with ``relax_missing=False`` (to
+    regenerate exactly the set the file came from).
     Local parallel work (``n_jobs > 1``), and serial work with ``isolate=True``, runs each
     framework in a fresh process (LAMMPS never runs in a process forked from one that used
     it); the bytes are those of an in-process build.

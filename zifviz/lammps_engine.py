@@ -119,12 +119,13 @@ def _zero_new_allocations() -> bool:
     set up here) reads part of its ``cs``/``sn`` work arrays before writing them: the
     ``(0, 0, m)`` k-vectors for ``kzmax < m <= kmax`` (``Ewald::coeffs_triclinic`` counts to
     ``kmax``; ``Ewald::eik_dot_r_triclinic`` fills to ``kzmax``), found with valgrind. Zeroed,
-    those vectors add exactly nothing (they lie at the edge of the cut-off); holding what an
-    earlier object left in reused heap memory, they gave non-finite or absurd forces in long
-    processes (the test suite's in-process builds) but never in fresh ones, whose memory
-    came zeroed from the kernel. ``M_PERTURB`` = 255 makes every block ``malloc`` returns
-    zero-filled (and fills freed blocks with 0xff), so a long process gets the same,
-    bit-identical energies and forces as a fresh one. Returns whether it took effect (glibc
+    those vectors add exactly nothing (they lie at the edge of the cut-off). Holding what
+    earlier objects left in reused heap memory, they shifted energies in the last digits,
+    made the same cell relaxation take a different number of steps (ABW: 643, 606, 560 in
+    one process) and, in long processes, gave non-finite or absurd forces (the test suite's
+    in-process builds). ``M_PERTURB`` = 255 makes every block ``malloc`` returns zero-filled
+    (and fills freed blocks with 0xff), so every call gives the same, bit-identical energies
+    and forces, in a fresh process or a long one. Returns whether it took effect (glibc
     only; elsewhere a no-op)."""
     global _zeroed
     if _zeroed is None:
