@@ -2,8 +2,10 @@
 quarter of the runs of every phase and source, at least one: a split by structure) beside the
 block split (the last 20 % of every run: a split by time), at every coarse-graining level.
 
-Run: python benchmarks/phases_runs_split.py [--data phases-full.extxyz.gz]
-(default: every frame of data/phases.extxyz.gz, where run 3 of 0-3 is held out)
+Run: python benchmarks/phases_runs_split.py [--data phases-full.extxyz.gz] [--every N]
+       [--n-jobs N]
+(default: every frame of data/phases.extxyz.gz, where run 3 of 0-3 is held out; --every N
+keeps every N-th frame of the set; --n-jobs: SOAP's processes)
 """
 import argparse
 import time
@@ -22,9 +24,11 @@ from zifviz.phases import PhaseClassifier, accuracy, block_split  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data", default=None, help="a phases extxyz file (default: the demo set)")
+parser.add_argument("--every", type=int, default=1, help="every N-th frame of the set")
+parser.add_argument("--n-jobs", type=int, default=1, help="SOAP's processes")
 args = parser.parse_args()
 warnings.simplefilter("ignore")
-frames = list(zifviz.Trajectory(args.data) if args.data else load_demo("phases"))
+frames = list(zifviz.Trajectory(args.data) if args.data else load_demo("phases"))[::args.every]
 table = zifviz.environment_table(frames, progress=False)
 y = table["phase"].astype(str).to_numpy()
 run_of_frame = np.array([int(f.info["run"]) for f in frames])
@@ -38,7 +42,7 @@ print(f"{len(frames)} frames, {len(table)} Zn; runs {held_out} of 0-{n_runs - 1}
       f"train {len(train)}, test {len(test)}; block: test {len(bte)}")
 for kind, level in [("soap", "atomistic"), ("soap", "AB2"), ("soap", "A"), ("bpsf", "atomistic")]:
     t = time.perf_counter()
-    desc = SOAP.seed003(level, progress=False) if kind == "soap" else BPSF()
+    desc = SOAP.seed003(level, progress=False, n_jobs=args.n_jobs) if kind == "soap" else BPSF()
     X = desc.transform(frames)
     res = []
     for tr, te in ((train, test), (btr, bte)):
