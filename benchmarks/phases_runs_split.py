@@ -1,6 +1,7 @@
 """Seed 003's classifiers on a phases set with whole independent runs held out (the last
 quarter of the runs of every phase and source, at least one: a split by structure) beside the
-block split (the last 20 % of every run: a split by time), at every coarse-graining level.
+block split (the last 20 % of every run: a split by time), at every coarse-graining level,
+with each phase's recall on the held-out runs.
 
 Run: python benchmarks/phases_runs_split.py [--data phases-full.extxyz.gz] [--every N]
        [--n-jobs N]
@@ -44,9 +45,14 @@ for kind, level in [("soap", "atomistic"), ("soap", "AB2"), ("soap", "A"), ("bps
     t = time.perf_counter()
     desc = SOAP.seed003(level, progress=False, n_jobs=args.n_jobs) if kind == "soap" else BPSF()
     X = desc.transform(frames)
-    res = []
+    res, recall = [], ""
     for tr, te in ((train, test), (btr, bte)):
         clf = PhaseClassifier.seed003(kind, level).fit(X[tr], y[tr])
-        res.append(100 * accuracy(y[te], clf.predict(X[te])))
+        predicted = clf.predict(X[te])
+        res.append(100 * accuracy(y[te], predicted))
+        if not recall:  # per phase on the held-out runs
+            recall = ", ".join(f"{c} {100 * np.mean(predicted[y[te] == c] == c):.0f}"
+                               for c in clf.classes_)
     print(f"{kind:5} {level:10} held-out runs {res[0]:5.1f} %   block {res[1]:5.1f} %   "
-          f"({time.perf_counter() - t:.0f} s)", flush=True)
+          f"({time.perf_counter() - t:.0f} s)\n      held-out runs, recall per phase (%): "
+          f"{recall}", flush=True)
