@@ -29,7 +29,8 @@ parser.add_argument("--every", type=int, default=1, help="every N-th frame of th
 parser.add_argument("--n-jobs", type=int, default=1, help="SOAP's processes")
 args = parser.parse_args()
 warnings.simplefilter("ignore")
-frames = list(zifviz.Trajectory(args.data) if args.data else load_demo("phases"))[::args.every]
+source = zifviz.Trajectory(args.data) if args.data else load_demo("phases")
+frames = [source[i] for i in range(0, len(source), args.every)]  # decode only those kept
 table = zifviz.environment_table(frames, progress=False)
 y = table["phase"].astype(str).to_numpy()
 run_of_frame = np.array([int(f.info["run"]) for f in frames])
