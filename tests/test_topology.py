@@ -11,6 +11,7 @@ from ase.build import molecule
 
 import zifviz
 from zifviz.errors import PerceptionError, StructureError, UnderCoordinatedZnWarning
+from zifviz.topology import bond_cutoffs
 
 # file -> (Zn, linkers, number of 3-coordinated Zn)
 EXPECTED = {
@@ -487,6 +488,29 @@ def test_squeezed_c_h_bond_is_a_bond_not_an_overlap(zif4):
     frame.positions[h] = frame.positions[c] + v / np.linalg.norm(v) * 0.5
     with pytest.raises(zifviz.StructureError, match="overlapping"):
         zifviz.perceive(frame)
+
+
+@pytest.mark.parametrize("roles, stretched", [((0, 1), 1.72), ((3, 4), 1.80), ((2, 3), 1.90)])
+def test_ring_bond_stretched_past_its_cutoff_still_closes_the_ring(zif4, roles, stretched):
+    """A 1500 K MOF-FF liquid stretches one ring bond past the bond rule (C–N 1.70 Å, C4–C5
+    1.77 Å seen; cut-offs 1.69 and 1.75 Å): the same connectivity, not a broken linker. A ring
+    pulled open further is still refused."""
+    topo = zifviz.perceive(zif4)
+    a, b = topo.linkers[5, list(roles)]
+    frame = zif4.copy()
+    v = frame.get_distance(a, b, mic=True, vector=True)
+    moved = [b, *topo.linkers[5, 5:][[k == roles[1] for k in (1, 3, 4)]]]  # the atom and its H
+    for length, fits in ((stretched, True), (2.2, False)):
+        frame.positions[moved] = zif4.positions[moved] + v / np.linalg.norm(v) * (
+            length - np.linalg.norm(v))
+        assert frame.get_distance(a, b, mic=True) == pytest.approx(length)
+        assert frame.get_distance(a, b, mic=True) > bond_cutoffs(
+            frame.numbers[a], frame.numbers[b])
+        if fits:
+            assert zifviz.perceive(frame).connectivity == topo.connectivity
+        else:
+            with pytest.raises(PerceptionError, match="not bonded like an imidazolate ring"):
+                zifviz.perceive(frame)
 
 
 def test_noisy_supercell_is_perceived(zif4):

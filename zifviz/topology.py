@@ -53,6 +53,14 @@ COVALENT_FACTOR_H = 1.5
 """The same for pairs with one H (C–H, N–H up to 1.6 Å), so that C–H bonds stretched in hot
 MD frames (1.40 Å seen in MOF-FF at 1500 K) still count. H–H pairs are never bonded."""
 
+RING_STRETCH_FACTOR = 1.35
+"""A C–C, C–N or N–N pair up to this times its covalent radii (C–N 1.98 Å) closes an imidazolate
+ring that the bond rule left open: when the five ring atoms of a C3H3N2 group form a chain
+(four ring bonds), its two ends are the one ring bond stretched past :data:`COVALENT_FACTOR`.
+MOF-FF liquids at 1500 K stretch C–N to 1.70 Å and C4–C5 to 1.77 Å (cut-offs 1.69 and 1.75 Å)
+in about one frame in 500, while their shortest non-bonded C–C, C–N and N–N pairs stay above
+1.9 Å; only chain ends are tried, so no other pair is ever bonded this way."""
+
 OVERLAP_DISTANCE = 0.8
 """Atoms closer than this (Å) are overlapping: a broken structure."""
 
@@ -121,15 +129,19 @@ def _neighbour_pairs(positions, cell, pbc, cutoff: float):
     return i, j, S, d
 
 
-def _bonded(atoms: Atoms, source: str, refuse_overlaps: bool = True):
+def _bonded(atoms: Atoms, source: str, refuse_overlaps: bool = True,
+            ring_candidates: bool = False):
     """Neighbour search + the bond rule: (i, j, S, d) of every bond, after the NaN check
-    (and a :class:`StructureError` for atoms closer than :data:`OVERLAP_DISTANCE`)."""
+    (and a :class:`StructureError` for atoms closer than :data:`OVERLAP_DISTANCE`).
+    ``ring_candidates`` appends ``(i, j)`` of the non-bonded C/N pairs closer than
+    :data:`RING_STRETCH_FACTOR` allows (for :func:`_close_stretched_rings`)."""
     positions = atoms.positions
     check_finite(positions, source)
     numbers = atoms.numbers
     if not len(atoms):
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros((0, 3), dtype=np.int64), np.zeros(0)
+        none = (empty, empty, np.zeros((0, 3), dtype=np.int64), np.zeros(0))
+        return none + ((empty, empty),) if ring_candidates else none
     i, j, S, d = _neighbour_pairs(positions, atoms.cell.array, atoms.pbc, _search_cutoff(numbers))
     with_h = (numbers[i] == _H) | (numbers[j] == _H)
     close = d < np.where(with_h, OVERLAP_DISTANCE_H, OVERLAP_DISTANCE)
@@ -141,7 +153,13 @@ def _bonded(atoms: Atoms, source: str, refuse_overlaps: bool = True):
                              f"{OVERLAP_DISTANCE} Å, {OVERLAP_DISTANCE_H} Å with H): "
                              + ", ".join(pairs[:_MAX_LISTED]), source)
     bonded = d < bond_cutoffs(numbers[i], numbers[j])
-    return i[bonded], j[bonded], S[bonded], d[bonded]
+    found = i[bonded], j[bonded], S[bonded], d[bonded]
+    if not ring_candidates:
+        return found
+    ring_atom = (numbers == 6) | (numbers == _N)
+    reach = RING_STRETCH_FACTOR * (covalent_radii[numbers[i]] + covalent_radii[numbers[j]])
+    stretched = ~bonded & ring_atom[i] & ring_atom[j] & (d < reach)
+    return found + ((i[stretched], j[stretched]),)
 
 
 def covalent_bonds(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
@@ -570,7 +588,7 @@ class _Graph:
 def _covalent_graph(atoms: Atoms, source: str) -> _Graph:
     """Bonds split into the organic covalent graph (its connected components and their
     formulas) and the Zn–N contacts. Other Zn contacts are ignored."""
-    i, j, _, d = _bonded(atoms, source)
+    i, j, _, d, candidates = _bonded(atoms, source, ring_candidates=True)
     numbers = atoms.numbers
     is_zn = numbers == _ZN
     organic_pair = ~is_zn[i] & ~is_zn[j]
@@ -588,7 +606,24 @@ def _covalent_graph(atoms: Atoms, source: str) -> _Graph:
     np.add.at(table, (component, np.searchsorted(present, numbers[organic])), 1)
     names = [chemical_symbols[z] for z in present]
     counts = [{el: int(c) for el, c in zip(names, row) if c} for row in table]
+    ci, cj = _close_stretched_rings(numbers, ci, cj, comp, labels, counts, candidates)
     return _Graph(ci, cj, zi, ni, d[zn_n], organic, component, counts)
+
+
+def _close_stretched_rings(numbers, ci, cj, comp, labels, counts, candidates):
+    """Organic bonds ``(ci, cj)`` plus, for every C3H3N2 group whose five ring atoms form a
+    chain, the bond between the chain's two ends when they are a ``candidates`` pair. Such a
+    bond joins two atoms of one group, so the groups (components) stay as they are."""
+    groups = labels[[c == {"C": 3, "H": 3, "N": 2} for c in counts]]
+    a, b = candidates
+    if not len(groups) or not len(a):
+        return ci, cj
+    ring = (numbers[ci] != _H) & (numbers[cj] != _H) & np.isin(comp[ci], groups)
+    ring_bonds = np.bincount(comp[ci[ring]], minlength=len(numbers))
+    ends = np.bincount(np.concatenate([ci[ring], cj[ring]]), minlength=len(numbers)) == 1
+    close = ((comp[a] == comp[b]) & np.isin(comp[a], groups) & (ring_bonds[comp[a]] == 4)
+             & ends[a] & ends[b])
+    return np.concatenate([ci, a[close]]), np.concatenate([cj, b[close]])
 
 
 def _substituent_position(atoms: Atoms, graph: _Graph, comp: int) -> str:
