@@ -143,6 +143,37 @@ def test_killed_build_resumes_to_the_same_file(smoke, tmp_path, monkeypatch):
     assert _sha256(fresh_out) == _sha256(out)  # MD is deterministic for the same legs
 
 
+def test_a_frame_perception_refuses_is_left_out_and_recorded(smoke, tmp_path, monkeypatch):
+    """A frame of the finished legs that perceive() refuses does not stop the build at its last
+    step: it is left out, named in the summary with the reason, and the counts follow."""
+    out, work, summary = smoke
+    real, seen = build_demo.perceive, []
+
+    def refuse_one_liquid_frame(atoms, *args, **kwargs):
+        if atoms.info.get("phase") == "liquid" and atoms.info.get("source_set") == "NVT":
+            seen.append(atoms.info["time"])
+            if len(seen) == 2:
+                raise zifviz.PerceptionError("3 atoms in C3H3N2 groups are not bonded like an "
+                                             "imidazolate ring", "test")
+        return real(atoms, *args, **kwargs)
+
+    monkeypatch.setattr(build_demo, "perceive", refuse_one_liquid_frame)
+    again = tmp_path / "phases.extxyz.gz"
+    with pytest.warns(UserWarning, match="1 frames are left out"):
+        got = build_phases(again, "smoke", work_dir=work, progress=False)
+    (left,) = got["left_out"]
+    assert (left["phase"], left["source_set"], left["time"]) == ("liquid", "NVT", seen[1])
+    assert "imidazolate ring" in left["reason"] and left["n_zn"] == 16
+    assert got["Zn environments"]["liquid"]["NVT"] == summary["Zn environments"]["liquid"]["NVT"] - 16
+    full, kept = DemoSet.open(out, name="phases"), DemoSet.open(again, name="phases")
+    assert len(kept) == len(full) - 1
+
+    def liquid_nvt(ds):
+        return len(ds.frames_info.query("phase == 'liquid' and source_set == 'NVT'"))
+
+    assert liquid_nvt(kept) == liquid_nvt(full) - 1
+
+
 def test_two_processes_build_the_same_file(smoke, tmp_path):
     """n_jobs=2: equilibrations, then production legs, each in a fresh process: the same legs,
     seeds and bytes as the serial build."""

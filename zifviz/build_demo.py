@@ -71,9 +71,10 @@ from ase.cell import Cell
 
 from . import sampling
 from .datasets import _sha256, checkout_root, citation, fetch_structure
-from .errors import DataError, UnderCoordinatedZnWarning
+from .errors import DataError, UnderCoordinatedZnWarning, ZifvizError
 from .io import read
 from .storage import atomic_write
+from .topology import perceive
 
 PUBLIC = {
     "ZIF-4": "widmer2019/ZIF4-FixedCell.cif",
@@ -294,7 +295,6 @@ def _same_framework(a: Atoms, b: Atoms) -> dict:
     structures: the same Zn count and Zn-net coordination sequences, energy per Zn within
     ``DUPLICATE_ENERGY`` and volume per Zn within ``DUPLICATE_VOLUME``."""
     from . import hzif, mofff
-    from .topology import perceive
 
     out = {}
     for key, atoms in (("a", a), ("b", b)):
@@ -346,6 +346,24 @@ def _without_file_keys(frame: Atoms) -> Atoms:
     for key in ("frame", "source_file"):
         frame.info.pop(key, None)
     return frame
+
+
+def _perceivable(frames, label: dict, left_out: list):
+    """The frames, labelled, that :func:`zifviz.perceive` accepts (a data set's promise); each
+    one it refuses is recorded in ``left_out`` (run, time, reason) instead of stopping a long
+    build at its last step."""
+    for frame in frames:
+        frame.info.update(label)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
+                perceive(frame)
+        except ZifvizError as exc:
+            left_out.append({**{k: label[k] for k in ("phase", "source_set", "run", "start")},
+                             "time": frame.info.get("time"), "step": frame.info.get("step"),
+                             "n_zn": int((frame.numbers == 30).sum()), "reason": str(exc)})
+            continue
+        yield frame
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -578,10 +596,18 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
                                   if not output.is_file()], n_jobs, "production legs", progress)
     frames_out = [(_md_leg(start, output, progress, **settings), label)
                   for start, output, settings, label in runs]
+    left_out: list[dict] = []
     with _gzip_text(out) as fh:
         for leg, label in frames_out:
-            _append(fh, (_without_file_keys(leg[i]) for i in range(1, len(leg))),  # 0: start
-                    label)
+            kept = _perceivable((_without_file_keys(leg[i]) for i in range(1, len(leg))),  # 0: start
+                                label, left_out)
+            _append(fh, kept, label)
+    if left_out:
+        for frame in left_out:
+            summary["Zn environments"][frame["phase"]][frame["source_set"]] -= frame["n_zn"]
+        summary["left_out"] = left_out
+        warnings.warn(f"{len(left_out)} frames are left out of {out.name}: zifviz.perceive "
+                      "refuses them (see the summary's 'left_out')", stacklevel=2)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     from .datasets import DemoSet
 
