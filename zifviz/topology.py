@@ -129,19 +129,16 @@ def _neighbour_pairs(positions, cell, pbc, cutoff: float):
     return i, j, S, d
 
 
-def _bonded(atoms: Atoms, source: str, refuse_overlaps: bool = True,
-            ring_candidates: bool = False):
+def _bonded(atoms: Atoms, source: str, refuse_overlaps: bool = True):
     """Neighbour search + the bond rule: (i, j, S, d) of every bond, after the NaN check
-    (and a :class:`StructureError` for atoms closer than :data:`OVERLAP_DISTANCE`).
-    ``ring_candidates`` appends ``(i, j)`` of the non-bonded C/N pairs closer than
-    :data:`RING_STRETCH_FACTOR` allows (for :func:`_close_stretched_rings`)."""
+    (and a :class:`StructureError` for atoms closer than :data:`OVERLAP_DISTANCE`), with
+    imidazolate rings that one stretched bond left open closed (:func:`_ring_closures`)."""
     positions = atoms.positions
     check_finite(positions, source)
     numbers = atoms.numbers
     if not len(atoms):
         empty = np.zeros(0, dtype=np.int64)
-        none = (empty, empty, np.zeros((0, 3), dtype=np.int64), np.zeros(0))
-        return none + ((empty, empty),) if ring_candidates else none
+        return empty, empty, np.zeros((0, 3), dtype=np.int64), np.zeros(0)
     i, j, S, d = _neighbour_pairs(positions, atoms.cell.array, atoms.pbc, _search_cutoff(numbers))
     with_h = (numbers[i] == _H) | (numbers[j] == _H)
     close = d < np.where(with_h, OVERLAP_DISTANCE_H, OVERLAP_DISTANCE)
@@ -153,17 +150,36 @@ def _bonded(atoms: Atoms, source: str, refuse_overlaps: bool = True,
                              f"{OVERLAP_DISTANCE} Å, {OVERLAP_DISTANCE_H} Å with H): "
                              + ", ".join(pairs[:_MAX_LISTED]), source)
     bonded = d < bond_cutoffs(numbers[i], numbers[j])
-    found = i[bonded], j[bonded], S[bonded], d[bonded]
-    if not ring_candidates:
-        return found
     ring_atom = (numbers == 6) | (numbers == _N)
     reach = RING_STRETCH_FACTOR * (covalent_radii[numbers[i]] + covalent_radii[numbers[j]])
     stretched = ~bonded & ring_atom[i] & ring_atom[j] & (d < reach)
-    return found + ((i[stretched], j[stretched]),)
+    if stretched.any():  # only in hot or dense frames does a non-bonded C/N pair come this close
+        bonded |= _ring_closures(numbers, i, j, bonded, stretched)
+    return i[bonded], j[bonded], S[bonded], d[bonded]
+
+
+def _ring_closures(numbers, i, j, bonded, stretched) -> np.ndarray:
+    """Which ``stretched`` pairs (i, j) close an imidazolate ring: for every C3H3N2 group of
+    the ``bonded`` pairs whose five ring atoms form a chain (four ring bonds), the pair of
+    the chain's two ends. Such a bond joins two atoms of one group: the groups stay as they are."""
+    n = len(numbers)
+    organic = bonded & (numbers[i] != _ZN) & (numbers[j] != _ZN)
+    graph = coo_matrix((np.ones(int(organic.sum())), (i[organic], j[organic])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    count = {z: np.bincount(comp, weights=numbers == z, minlength=n) for z in (6, _N, _H)}
+    imidazolate = ((count[6] == 3) & (count[_N] == 2) & (count[_H] == 3)
+                   & (np.bincount(comp, minlength=n) == 8))
+    ring = organic & (numbers[i] != _H) & (numbers[j] != _H)
+    ring_bonds = np.bincount(comp[i[ring]], minlength=n)
+    end = np.bincount(np.concatenate([i[ring], j[ring]]), minlength=n) == 1
+    return (stretched & (comp[i] == comp[j]) & imidazolate[comp[i]] & (ring_bonds[comp[i]] == 4)
+            & end[i] & end[j])
 
 
 def covalent_bonds(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
-    """Every bond of any structure (ZIF or not, periodic or not), by the rule of :func:`bond_cutoffs`.
+    """Every bond of any structure (ZIF or not, periodic or not), by the rule of :func:`bond_cutoffs`
+    (and with an imidazolate ring that one stretched bond left open closed, as perception does:
+    :data:`RING_STRETCH_FACTOR`).
 
     Returns ``(pairs, shifts)``: (k, 2) atom indices (i < j) and (k, 3) integer cell shifts with
     bond vector ``r[j] + shift @ cell - r[i]``. Raises :class:`StructureError` for NaN
@@ -588,7 +604,7 @@ class _Graph:
 def _covalent_graph(atoms: Atoms, source: str) -> _Graph:
     """Bonds split into the organic covalent graph (its connected components and their
     formulas) and the Zn–N contacts. Other Zn contacts are ignored."""
-    i, j, _, d, candidates = _bonded(atoms, source, ring_candidates=True)
+    i, j, _, d = _bonded(atoms, source)
     numbers = atoms.numbers
     is_zn = numbers == _ZN
     organic_pair = ~is_zn[i] & ~is_zn[j]
@@ -606,24 +622,7 @@ def _covalent_graph(atoms: Atoms, source: str) -> _Graph:
     np.add.at(table, (component, np.searchsorted(present, numbers[organic])), 1)
     names = [chemical_symbols[z] for z in present]
     counts = [{el: int(c) for el, c in zip(names, row) if c} for row in table]
-    ci, cj = _close_stretched_rings(numbers, ci, cj, comp, labels, counts, candidates)
     return _Graph(ci, cj, zi, ni, d[zn_n], organic, component, counts)
-
-
-def _close_stretched_rings(numbers, ci, cj, comp, labels, counts, candidates):
-    """Organic bonds ``(ci, cj)`` plus, for every C3H3N2 group whose five ring atoms form a
-    chain, the bond between the chain's two ends when they are a ``candidates`` pair. Such a
-    bond joins two atoms of one group, so the groups (components) stay as they are."""
-    groups = labels[[c == {"C": 3, "H": 3, "N": 2} for c in counts]]
-    a, b = candidates
-    if not len(groups) or not len(a):
-        return ci, cj
-    ring = (numbers[ci] != _H) & (numbers[cj] != _H) & np.isin(comp[ci], groups)
-    ring_bonds = np.bincount(comp[ci[ring]], minlength=len(numbers))
-    ends = np.bincount(np.concatenate([ci[ring], cj[ring]]), minlength=len(numbers)) == 1
-    close = ((comp[a] == comp[b]) & np.isin(comp[a], groups) & (ring_bonds[comp[a]] == 4)
-             & ends[a] & ends[b])
-    return np.concatenate([ci, a[close]]), np.concatenate([cj, b[close]])
 
 
 def _substituent_position(atoms: Atoms, graph: _Graph, comp: int) -> str:
