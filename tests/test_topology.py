@@ -337,6 +337,16 @@ def test_covalent_bonds_match_perception(zif4):
         {tuple(p) + tuple(s) for p, s in zip(topo.bonds.tolist(), topo.bond_shifts.tolist())}
 
 
+def test_an_h_keeps_one_bond():
+    """C–H 1.10 Å with a foreign N 1.45 Å from the H (within the H–N rule, 1.53 Å): the H
+    stays on its C, as a hot frame needs; the rule alone would bond it to both."""
+    atoms = Atoms("CHN", positions=[[0, 0, 0], [1.10, 0, 0], [2.55, 0, 0]])
+    pairs, _ = covalent_bonds(atoms)
+    assert pairs.tolist() == [[0, 1]]
+    atoms.positions[1] = [1.45, 0, 0]  # now nearer the N, relative to each rule
+    assert covalent_bonds(atoms)[0].tolist() == [[1, 2]]
+
+
 def test_covalent_bonds_of_non_zif_structures():
     from ase.build import bulk
 

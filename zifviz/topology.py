@@ -149,13 +149,30 @@ def _bonded(atoms: Atoms, source: str, refuse_overlaps: bool = True):
         raise StructureError(f"{len(pairs)} pairs of overlapping atoms (closer than "
                              f"{OVERLAP_DISTANCE} Å, {OVERLAP_DISTANCE_H} Å with H): "
                              + ", ".join(pairs[:_MAX_LISTED]), source)
-    bonded = d < bond_cutoffs(numbers[i], numbers[j])
+    cutoff = bond_cutoffs(numbers[i], numbers[j])
+    bonded = d < cutoff
+    if (bonded & with_h).any():  # an H keeps one bond
+        ratio = d / np.maximum(cutoff, 1e-12)
+        bonded[_second_h_bonds(numbers, i, j, ratio, bonded & with_h)] = False
     ring_atom = (numbers == 6) | (numbers == _N)
     reach = RING_STRETCH_FACTOR * (covalent_radii[numbers[i]] + covalent_radii[numbers[j]])
     stretched = ~bonded & ring_atom[i] & ring_atom[j] & (d < reach)
     if stretched.any():  # only in hot or dense frames does a non-bonded C/N pair come this close
         bonded |= _ring_closures(numbers, i, j, bonded, stretched)
     return i[bonded], j[bonded], S[bonded], d[bonded]
+
+
+def _second_h_bonds(numbers, i, j, ratio, h_bonds) -> np.ndarray:
+    """Indices of the ``h_bonds`` pairs that are an H atom's second (third...) bond: an H keeps
+    only the bond that is shortest relative to its cut-off. A hot frame can bring an H within
+    the H–N rule (1.53 Å) of another linker's N (1.59 Å seen at 1500 K) or within the H–Zn rule
+    of a Zn while it is 1.1 Å from its own C."""
+    k = np.flatnonzero(h_bonds)
+    h = np.where(numbers[i[k]] == _H, i[k], j[k])
+    order = np.lexsort((ratio[k], h))
+    later = np.zeros(len(k), dtype=bool)
+    later[1:] = h[order][1:] == h[order][:-1]
+    return k[order[later]]
 
 
 def _ring_closures(numbers, i, j, bonded, stretched) -> np.ndarray:
