@@ -58,8 +58,9 @@ RING_STRETCH_FACTOR = 1.35
 ring that the bond rule left open: when the five ring atoms of a C3H3N2 group form a chain
 (four ring bonds), its two ends are the one ring bond stretched past :data:`COVALENT_FACTOR`.
 MOF-FF liquids at 1500 K stretch C–N to 1.70 Å and C4–C5 to 1.77 Å (cut-offs 1.69 and 1.75 Å)
-in about one frame in 500, while their shortest non-bonded C–C, C–N and N–N pairs stay above
-1.9 Å; only chain ends are tried, so no other pair is ever bonded this way."""
+in about one frame in 800, while their shortest non-bonded C–C, C–N and N–N pairs stay above
+1.87 Å (``benchmarks/hot_frames_perception.py``); only chain ends are tried, so no other pair
+is ever bonded this way."""
 
 OVERLAP_DISTANCE = 0.8
 """Atoms closer than this (Å) are overlapping: a broken structure."""
