@@ -196,8 +196,8 @@ def _ring_closures(numbers, i, j, bonded, stretched) -> np.ndarray:
 
 def covalent_bonds(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
     """Every bond of any structure (ZIF or not, periodic or not), by the rule of :func:`bond_cutoffs`
-    (and with an imidazolate ring that one stretched bond left open closed, as perception does:
-    :data:`RING_STRETCH_FACTOR`).
+    as perception sees them: an H keeps its one bond, and an imidazolate ring that one
+    stretched bond left open is closed (:data:`RING_STRETCH_FACTOR`).
 
     Returns ``(pairs, shifts)``: (k, 2) atom indices (i < j) and (k, 3) integer cell shifts with
     bond vector ``r[j] + shift @ cell - r[i]``. Raises :class:`StructureError` for NaN
