@@ -183,3 +183,17 @@ def test_two_processes_build_the_same_file(smoke, tmp_path):
     assert got["equilibration"] == summary["equilibration"]
     assert _sha256(parallel) == _sha256(out)
 
+
+
+def test_a_dask_cluster_builds_the_same_file(smoke, tmp_path):
+    """--scheduler: the equilibrations and production legs on Dask workers (a local cluster of
+    two here; on a real cluster every worker must see the work dir): the same bytes."""
+    from zifviz.cli_batch import dask_client
+
+    out, _, summary = smoke
+    on_dask = tmp_path / "dask.extxyz.gz"
+    with dask_client("local:2") as client:
+        got = build_phases(on_dask, "smoke", work_dir=tmp_path / "work", client=client,
+                           progress=False)
+    assert got["equilibration"] == summary["equilibration"]
+    assert _sha256(on_dask) == _sha256(out)

@@ -480,18 +480,22 @@ def _leg_done(start: Atoms, output: Path, settings: dict) -> None:
     _md_leg(start, output, False, **settings)
 
 
-def _in_processes(fn, tasks: list[tuple], n_jobs: int, desc: str, progress: bool) -> list:
-    """``[fn(*t) for t in tasks]``, in ``n_jobs`` processes when ``n_jobs`` > 1 (MD legs give
-    the same bytes whichever process runs them: tested against the serial build)."""
-    if n_jobs <= 1:
+def _in_processes(fn, tasks: list[tuple], n_jobs: int, desc: str, progress: bool,
+                  client=None) -> list:
+    """``[fn(*t) for t in tasks]``, in ``n_jobs`` processes when ``n_jobs`` > 1, or on the
+    workers of ``client`` (a Dask ``Client``) when given (MD legs give the same bytes whichever
+    process runs them: tested against the serial build)."""
+    if client is None and n_jobs <= 1:
         return [fn(*t) for t in tasks]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm.auto import tqdm
 
-    with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(fn, *t) for t in tasks]
+    with contextlib.ExitStack() as stack:
+        executor = client if client is not None else stack.enter_context(ProcessPoolExecutor(
+            n_jobs, mp_context=multiprocessing.get_context("spawn")))
+        futures = [executor.submit(fn, *t) for t in tasks]
         try:
             return [f.result() for f in tqdm(futures, desc=desc, unit="leg", disable=not progress)]
         except BaseException:
@@ -501,7 +505,7 @@ def _in_processes(fn, tasks: list[tuple], n_jobs: int, desc: str, progress: bool
 
 
 def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
-                 work_dir: str | os.PathLike | None = None, n_jobs: int = 1,
+                 work_dir: str | os.PathLike | None = None, n_jobs: int = 1, client=None,
                  progress: bool = True) -> dict:
     """Build the ``phases`` set into ``out`` (gzip extxyz); returns a summary.
 
@@ -516,7 +520,8 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
     ``work_dir`` (default: the zifviz cache) and a killed build resumes from it; the set is
     then written atomically from the finished legs (the same bytes for the same legs).
     ``n_jobs`` > 1 runs the equilibrations (one chain per phase and start), then the
-    production legs, in that many processes (the same legs, seeds and bytes).
+    production legs, in that many processes (the same legs, seeds and bytes); ``client`` (a
+    Dask ``Client``) runs them on its workers instead, which must all see ``work_dir``.
     """
     if size not in PHASE_SIZES:
         raise ValueError(f"size must be one of {sorted(PHASE_SIZES)}, got {size!r}")
@@ -548,12 +553,13 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
         "liquid": "MOF-FF keeps its bonds: 'liquid' is a hot amorphous network"},
         "plan": phases_plan(size), "glass_vs_ZIF-4": glass_check,
         "equilibration": {}, "Zn environments": {}, "runs": {}}
-    chains = [(k, j, phase, name, starts[name], work, s, seed, progress and n_jobs <= 1)
+    serial = client is None and n_jobs <= 1
+    chains = [(k, j, phase, name, starts[name], work, s, seed, progress and serial)
               for k, phase in enumerate(PHASE_RECIPES)
               for j, name in enumerate(_phase_conditions(phase)[0])]
     legs = {}
     for tag, record, states in _in_processes(_equilibrated, chains, n_jobs,
-                                             "equilibrations", progress):
+                                             "equilibrations", progress, client):
         summary["equilibration"][tag] = record
         legs[tag] = states
     if phase_cp := summary["equilibration"].get("ZIF-4-cp-ZIF-4"):
@@ -591,9 +597,10 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
                 summary["runs"][f"{phase}/{source}/{run}"] = {"start": name, "seed": run_seed,
                                                               "frames": n_frames}
             summary["Zn environments"][phase][source] = n_zn
-    if n_jobs > 1:
+    if not serial:
         _in_processes(_leg_done, [(start, output, settings) for start, output, settings, _ in runs
-                                  if not output.is_file()], n_jobs, "production legs", progress)
+                                  if not output.is_file()], n_jobs, "production legs", progress,
+                      client)
     frames_out = [(_md_leg(start, output, progress, **settings), label)
                   for start, output, settings, label in runs]
     left_out: list[dict] = []
@@ -813,8 +820,9 @@ def main(argv=None) -> int:
                         help="energies: frameworks built in parallel processes; phases: MD "
                              "legs run in parallel processes")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                        help="energies: build the frameworks on a Dask cluster (tcp://host:port, "
-                             "a scheduler .json file, or local:N)")
+                        help="energies: build the frameworks, phases: run the MD legs, on a "
+                             "Dask cluster (tcp://host:port, a scheduler .json file, or "
+                             "local:N); its workers must see --work-dir")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="energies: folder of per-framework results; phases, transition: "
                              "folder of the MD runs (default: the zifviz cache); a killed build "
@@ -846,9 +854,12 @@ def main(argv=None) -> int:
         elif name == "transition":
             summary = build_transition(path, size=args.size, work_dir=args.work_dir)
         elif name == "phases":
+            from .cli_batch import dask_client
+
             print("MD plan:", json.dumps(phases_plan(args.size)), flush=True)
-            summary = build_phases(path, size=args.size, work_dir=args.work_dir,
-                                   n_jobs=args.n_jobs)
+            with dask_client(args.scheduler, args.n_jobs) as client:
+                summary = build_phases(path, size=args.size, work_dir=args.work_dir,
+                                       n_jobs=args.n_jobs, client=client)
         else:
             summary = build(path, size=args.size)
         summary.update({"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path),
