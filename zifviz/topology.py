@@ -165,9 +165,9 @@ def _bonded(atoms: Atoms, source: str, refuse_overlaps: bool = True):
 
 def _second_h_bonds(numbers, i, j, ratio, h_bonds) -> np.ndarray:
     """Indices of the ``h_bonds`` pairs that are an H atom's second (third...) bond: an H keeps
-    only the bond that is shortest relative to its cut-off. A hot frame can bring an H within
-    the H–N rule (1.53 Å) of another linker's N (1.59 Å seen at 1500 K) or within the H–Zn rule
-    of a Zn while it is 1.1 Å from its own C."""
+    only the bond that is shortest relative to its cut-off. A hot frame can bring an H near the
+    H–N rule (1.53 Å) of an N it is not bonded to (1.59 Å seen at 1500 K) or within the H–Zn
+    rule of a Zn (2.15 Å seen) while it is 1.1 Å from its own C."""
     k = np.flatnonzero(h_bonds)
     h = np.where(numbers[i[k]] == _H, i[k], j[k])
     order = np.lexsort((ratio[k], h))
