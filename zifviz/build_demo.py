@@ -348,21 +348,22 @@ def _without_file_keys(frame: Atoms) -> Atoms:
     return frame
 
 
-def _perceivable(frames, label: dict, left_out: list):
-    """The frames, labelled, that :func:`zifviz.perceive` accepts (a data set's promise); each
-    one it refuses is recorded in ``left_out`` (run, time, reason) instead of stopping a long
-    build at its last step."""
+def _perceivable(frames, label: dict, left_out: list, topologies: list):
+    """The frames, labelled, that :func:`zifviz.perceive` accepts (a data set's promise), with
+    their topologies appended to ``topologies``; each one it refuses is recorded in
+    ``left_out`` (run, time, reason) instead of stopping a long build at its last step."""
     for frame in frames:
         frame.info.update(label)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UnderCoordinatedZnWarning)
-                perceive(frame)
+                topology = perceive(frame)
         except ZifvizError as exc:
             left_out.append({**{k: label[k] for k in ("phase", "source_set", "run", "start")},
                              "time": frame.info.get("time"), "step": frame.info.get("step"),
                              "n_zn": int((frame.numbers == 30).sum()), "reason": str(exc)})
             continue
+        topologies.append(topology)
         yield frame
 
 
@@ -604,10 +605,11 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
     frames_out = [(_md_leg(start, output, progress, **settings), label)
                   for start, output, settings, label in runs]
     left_out: list[dict] = []
+    topologies: list = []  # of the frames written, in order: the table below reuses them
     with _gzip_text(out) as fh:
         for leg, label in frames_out:
             kept = _perceivable((_without_file_keys(leg[i]) for i in range(1, len(leg))),  # 0: start
-                                label, left_out)
+                                label, left_out, topologies)
             _append(fh, kept, label)
     if left_out:
         for frame in left_out:
@@ -617,8 +619,11 @@ def build_phases(out: Path, size: str = "demo", seed: int = 1, *,
                       "refuses them (see the summary's 'left_out')", stacklevel=2)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     from .datasets import DemoSet
+    from .environments import environment_table
 
-    table = phases_table(DemoSet.open(out, name="phases")).reset_index()
+    written = DemoSet.open(out, name="phases")
+    table = phases_table(written, environment_table(written, topologies, progress=False))
+    table = table.reset_index()
     summary["per_phase"] = [{k: ((None if np.isnan(v) else round(v, 4))
                                  if isinstance(v, float) else v)
                              for k, v in row.items()} for row in table.to_dict("records")]
